@@ -1,0 +1,157 @@
+"""The `livebot` command: run the embedded demo, the consumers, the workers and the tools."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import sys
+import threading
+from pathlib import Path
+
+import click
+
+from pipeline import logs
+from pipeline.settings import Settings, get_settings
+
+log = logging.getLogger("livebot")
+
+
+@click.group()
+def main() -> None:
+    """livebot: answers live-commerce rooms. Configuration: LIVEBOT_* variables (see README)."""
+
+
+@main.command()
+@click.option("--session", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+              help="session file to replay (default: the sample live-shopping session)")
+@click.option("--speed", type=float, default=12.0, show_default=True, help="replay this many times faster than recorded")
+@click.option("--rate", type=float, default=None, help="replay at this many records/s instead of the recorded pace")
+def run(session: Path | None, speed: float, rate: float | None) -> None:
+    """Run the whole pipeline on the embedded defaults and replay the sample session."""
+    from livebot.embedded import SAMPLE_SESSION, format_summary
+    from livebot.embedded import run as run_embedded
+
+    settings = get_settings()
+    # Dead letters and hand-off retries are in the summary; only errors interrupt the progress bar.
+    logs.setup("ERROR" if settings.log_level.upper() == "INFO" else settings.log_level)
+    summary = run_embedded(settings, session or SAMPLE_SESSION, speed=speed, rate=rate)
+    click.echo(format_summary(summary, settings))
+
+
+@main.command()
+def kafka() -> None:
+    """Start librdkafka's mock cluster and print its bootstrap address; runs until stopped."""
+    from pipeline.kafka import start_embedded_cluster
+
+    cluster = start_embedded_cluster()
+    click.echo(cluster.bootstrap, nl=True)
+    sys.stdout.flush()
+    click.echo(f"mock Kafka cluster up; export LIVEBOT_KAFKA_BOOTSTRAP={cluster.bootstrap}", err=True)
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    stop.wait()
+
+
+@main.command()
+@click.argument("kind", type=click.Choice(["danmaku", "asr", "stock"]))
+def consume(kind: str) -> None:
+    """Consume one input kind until SIGTERM/SIGINT."""
+    from consumers import build_consumer
+    from pipeline import metrics
+    from pipeline.kafka import resolve_bootstrap
+
+    settings = get_settings()
+    logs.setup(settings.log_level)
+    metrics.serve(settings.metrics_port)
+    loop = build_consumer(kind, settings, resolve_bootstrap(settings))
+    loop.install_signal_handlers()
+    stats = loop.run()
+    click.echo(f"{kind}: consumed {stats.consumed}, dead-lettered {stats.dead_lettered}", err=True)
+
+
+@main.command()
+@click.option("--queues", default="nlp,llm,io", show_default=True, help="comma-separated queues to take tasks from")
+@click.option("--concurrency", type=int, default=None, help="task slots (default: 1 for model queues, 4 for io)")
+@click.option("--pool", type=click.Choice(["solo", "threads", "prefork"]), default=None,
+              help="default: solo when a model queue is served (one process, CUDA-safe), threads for io only")
+def worker(queues: str, concurrency: int | None, pool: str | None) -> None:
+    """Run a Celery worker for the given queues."""
+    from tasks.app import QUEUES, app
+
+    names = [q.strip() for q in queues.split(",") if q.strip()]
+    unknown = sorted(set(names) - set(QUEUES))
+    if unknown:
+        raise click.BadParameter(f"unknown queue(s) {unknown}; livebot has {list(QUEUES)}", param_hint="--queues")
+    models = bool({"nlp", "llm"} & set(names))
+    # Model workers never fork after loading a model (CUDA cannot survive a fork): one solo process.
+    pool = pool or ("solo" if models else "threads")
+    concurrency = concurrency or (1 if models else 4)
+    app.worker_main(["worker", "-Q", ",".join(names), "-P", pool, "-c", str(concurrency), "-l", "INFO",
+                     "--without-gossip", "--without-mingle", "-n", f"livebot-{'-'.join(names)}@%h"])
+
+
+@main.command()
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--rate", type=float, default=None, help="records per second (default: the recorded pace)")
+@click.option("--speed", type=float, default=1.0, show_default=True, help="with no --rate: this many times faster")
+def replay(file: Path, rate: float | None, speed: float) -> None:
+    """Send a recorded session (or plain event JSON lines) into Kafka."""
+    from livebot.replay import replay as replay_file
+    from pipeline.kafka import Publisher, resolve_bootstrap
+
+    settings = get_settings()
+    sent = replay_file(file, Publisher(resolve_bootstrap(settings)), settings, rate=rate, speed=speed)
+    click.echo(f"sent {sum(sent.values())} records: {dict(sent)}", err=True)
+
+
+@main.group()
+def db() -> None:
+    """Database schema commands."""
+
+
+@db.command("upgrade")
+@click.option("--revision", default="head", show_default=True)
+def db_upgrade(revision: str) -> None:
+    """Apply Alembic migrations to LIVEBOT_DATABASE_URL (SQLite or Postgres)."""
+    from pipeline.storage import upgrade
+
+    settings = get_settings()
+    upgrade(settings.database_url, revision)
+    click.echo(f"database at {settings.database_url} is at revision {revision}", err=True)
+
+
+@main.command()
+@click.argument("query")
+def sql(query: str) -> None:
+    """Run one SQL query against the conversation database and print the rows."""
+    from sqlalchemy import text
+
+    from pipeline.storage import make_engine
+
+    engine = make_engine(get_settings().database_url)
+    with engine.connect() as conn:
+        result = conn.execute(text(query))
+        if result.returns_rows:
+            click.echo("\t".join(result.keys()))
+            for row in result:
+                click.echo("\t".join("" if v is None else str(v) for v in row))
+
+
+@main.command()
+@click.option("--markdown", is_flag=True, help="print the README's configuration table")
+def config(markdown: bool) -> None:
+    """Show every setting, its environment variable and its current value."""
+    settings = get_settings()
+    if markdown:
+        click.echo("| variable | default | what it sets |\n| --- | --- | --- |")
+    for name, field in Settings.model_fields.items():
+        env = f"LIVEBOT_{name.upper()}"
+        if markdown:
+            click.echo(f"| `{env}` | `{field.default}` | {field.description} |")
+        else:
+            click.echo(f"{env}={getattr(settings, name)}")
+
+
+if __name__ == "__main__":
+    main()

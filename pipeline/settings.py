@@ -1,0 +1,110 @@
+"""One settings object for every livebot process, read from `LIVEBOT_*` environment variables.
+
+Every knob an operator may want to turn lives here, with its default; the README's
+configuration table is generated from the field descriptions (`livebot config --markdown`).
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+EMBEDDED = "embedded"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="LIVEBOT_", extra="ignore", frozen=True)
+
+    # --- connections -----------------------------------------------------------------------
+    kafka_bootstrap: str = Field(
+        EMBEDDED,
+        description="Kafka bootstrap servers, or `embedded` for librdkafka's in-process mock cluster",
+    )
+    database_url: str = Field(
+        "sqlite:///var/livebot.db",
+        description="SQLAlchemy URL of the conversation database (SQLite file by default; "
+        "`postgresql+psycopg://...` in production)",
+    )
+    celery_broker: str = Field(
+        EMBEDDED,
+        description="Celery broker URL (`redis://host:6379/0`), or `embedded` to run tasks in-process",
+    )
+    celery_result_backend: str = Field(
+        "", description="Celery result backend URL; empty means none (tasks publish their own results)"
+    )
+    task_visibility_timeout_s: int = Field(
+        300, description="a task unacknowledged this long (its worker died) is redelivered"
+    )
+
+    # --- topics ----------------------------------------------------------------------------
+    topic_danmaku: str = Field("live.danmaku", description="viewer comments in")
+    topic_asr: str = Field("live.asr", description="host-speech transcripts in")
+    topic_stock: str = Field("erp.stock", description="ERP stock updates in")
+    topic_reply: str = Field("live.actions.reply", description="text replies out")
+    topic_product: str = Field("live.actions.product", description="product cards out")
+    topic_moderation: str = Field("live.actions.moderation", description="hide/block actions out")
+    topic_alert: str = Field("live.actions.alert", description="alerts to a human operator out")
+    topic_deadletter: str = Field("live.deadletter", description="records that failed their contract")
+    consumer_group_prefix: str = Field("livebot", description="consumer group id is `<prefix>.<kind>`")
+
+    # --- consumer loop ---------------------------------------------------------------------
+    consume_batch: int = Field(500, description="records taken from Kafka per poll")
+    consume_timeout_s: float = Field(0.2, description="longest wait for a batch, seconds")
+
+    # --- contracts -------------------------------------------------------------------------
+    max_record_bytes: int = Field(16_384, description="records larger than this are dead-lettered")
+    max_text_chars: int = Field(500, description="comment / transcript text longer than this is dead-lettered")
+    max_future_skew_s: float = Field(300.0, description="event time this far ahead of the clock is rejected")
+    max_event_age_s: float = Field(
+        7 * 86_400.0, description="event time older than this is rejected as absurd past"
+    )
+
+    # --- windows and policy ----------------------------------------------------------------
+    window_max_size: int = Field(200, description="a room's window closes at this many comments")
+    window_max_age_s: float = Field(2.0, description="... or this many seconds after its first comment")
+    dedup_window_s: float = Field(30.0, description="same viewer, same text within this many seconds counts once")
+    reply_cooldown_s: float = Field(3.0, description="least time between two replies in one room")
+    replies_per_minute: int = Field(20, description="cap on replies per room per minute")
+    top_k_per_window: int = Field(5, description="clusters per window sent on to the models")
+
+    # --- models ----------------------------------------------------------------------------
+    intent_model_path: str = Field("", description="intent/slot model directory; empty = the project's default")
+    sentiment_model_path: str = Field("", description="sentiment model directory; empty = the project's default")
+    embedder_path: str = Field("", description="sentence-transformers directory; empty = character n-grams")
+    llm_path: str = Field("", description="ChatGLM/GLM model directory; empty = Jinja2 templates")
+    catalogue_path: str = Field("", description="catalogue YAML; empty = the sample room's catalogue")
+
+    # --- observability ---------------------------------------------------------------------
+    log_level: str = Field("INFO", description="Python log level")
+    metrics_port: int = Field(0, description="Prometheus /metrics port per process; 0 = off")
+
+    @property
+    def catalogue_file(self) -> Path:
+        from pipeline.catalogue import SAMPLE_CATALOGUE
+
+        return Path(self.catalogue_path) if self.catalogue_path else SAMPLE_CATALOGUE
+
+    @property
+    def action_topics(self) -> dict[str, str]:
+        return {
+            "reply": self.topic_reply,
+            "product": self.topic_product,
+            "moderation": self.topic_moderation,
+            "alert": self.topic_alert,
+        }
+
+    def group_id(self, kind: str) -> str:
+        return f"{self.consumer_group_prefix}.{kind}"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()
+
+
+def env_names() -> dict[str, str]:
+    """Map of every `LIVEBOT_*` variable to its field name (docker-compose is checked against it)."""
+    return {f"LIVEBOT_{name.upper()}": name for name in Settings.model_fields}

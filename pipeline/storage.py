@@ -1,0 +1,129 @@
+"""Database access: engines, migrations and the idempotent writes the tasks make.
+
+Every write is keyed by what caused it (window id, turn id, action id, event id), and uses
+INSERT ... ON CONFLICT, so a redelivered window or a retried task never yields a second row.
+The stages in `pipeline/` never call this; tasks and consumers do.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Connection, Engine, create_engine, event, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+
+from pipeline.catalogue import Catalogue
+from pipeline.schema import actions, products
+
+MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
+
+
+def make_engine(url: str) -> Engine:
+    """An engine for `url`; a SQLite file's folder is created, and SQLite waits on locks."""
+    if url.startswith("sqlite"):
+        database = url.split("///", 1)[1] if "///" in url else ""
+        if database and database != ":memory:":
+            Path(database).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url, connect_args={"timeout": 30})
+
+        @event.listens_for(engine, "connect")
+        def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+            cursor = dbapi_connection.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")  # readers (analysts) don't block the writer
+            cursor.execute("PRAGMA busy_timeout=30000")
+            cursor.close()
+
+        return engine
+    return create_engine(url, pool_pre_ping=True)
+
+
+def alembic_config(url: str) -> Any:
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    return config
+
+
+def upgrade(url: str, revision: str = "head") -> None:
+    """Bring the database at `url` to `revision` (Alembic)."""
+    from alembic import command
+
+    command.upgrade(alembic_config(url), revision)
+
+
+def insert_ignore(conn: Connection, table: Any, rows: Iterable[Mapping[str, Any]]) -> int:
+    """Insert rows whose key is not there yet; returns how many were new."""
+    rows = list(rows)
+    if not rows:
+        return 0
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    result = conn.execute(dialect.insert(table).on_conflict_do_nothing(), rows)
+    return max(result.rowcount, 0)
+
+
+def load_catalogue(conn: Connection, catalogue: Catalogue) -> None:
+    """Upsert the catalogue's products; stock set by ERP events is left as it is."""
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    for product in catalogue.products:
+        row = {
+            "sku": product.sku,
+            "name": product.name,
+            "aliases": list(product.aliases),
+            "category": product.category,
+            "list_price": product.price,
+            "promo_price": product.promo_price,
+            "promotion": product.promo,
+            "attributes": product.attributes,
+            "selling_points": list(product.selling_points),
+            "suitable_for": list(product.suitable_for),
+            "not_for": list(product.not_for),
+            "tier": product.tier,
+            "stock": product.stock,
+        }
+        statement = dialect.insert(products).values(row)
+        described = {k: v for k, v in row.items() if k not in ("sku", "stock")}
+        conn.execute(statement.on_conflict_do_update(index_elements=["sku"], set_=described))
+
+
+def apply_stock(conn: Connection, sku: str, stock: int, event_time: datetime, event_id: str) -> bool:
+    """Set a sku's stock if this update is newer than the stored one; True when it was applied."""
+    newer = (products.c.stock_updated_at.is_(None)) | (products.c.stock_updated_at < event_time)
+    result = conn.execute(
+        update(products)
+        .where(products.c.sku == sku, newer)
+        .values(stock=stock, stock_updated_at=event_time, stock_event_id=event_id)
+    )
+    return result.rowcount > 0
+
+
+def stock_levels(conn: Connection) -> dict[str, int]:
+    return {sku: stock for sku, stock in conn.execute(select(products.c.sku, products.c.stock))}
+
+
+def unpublished_actions(conn: Connection, action_ids: list[str]) -> list[dict[str, Any]]:
+    if not action_ids:
+        return []
+    query = select(actions.c.action_id, actions.c.topic, actions.c.room_id, actions.c.payload).where(
+        actions.c.action_id.in_(action_ids), actions.c.published_at.is_(None)
+    )
+    return [dict(row._mapping) for row in conn.execute(query)]
+
+
+def mark_published(conn: Connection, action_ids: list[str]) -> None:
+    if action_ids:
+        conn.execute(
+            update(actions).where(actions.c.action_id.in_(action_ids)).values(published_at=utcnow())
+        )
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def from_epoch(seconds: float) -> datetime:
+    return datetime.fromtimestamp(seconds, timezone.utc)

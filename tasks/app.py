@@ -1,0 +1,67 @@
+"""The Celery app: queues, routing and the delivery guarantees every livebot task relies on.
+
+Queues: `nlp` (understanding and recommendation), `llm` (reply generation), `io` (database
+and Kafka writes). Tasks are acknowledged after they finish (`acks_late`) and requeued if the
+worker dies, so every task is written to run twice safely. With the broker set to
+`embedded`, `tasks.dispatch` runs the same task functions on an in-process worker thread.
+"""
+
+from __future__ import annotations
+
+from celery import Celery, Task
+from sqlalchemy.exc import OperationalError
+
+from pipeline.kafka import PublishError
+from pipeline.settings import EMBEDDED, Settings, get_settings
+
+QUEUES = ("nlp", "llm", "io")
+ROUTES = {
+    "livebot.understand": {"queue": "nlp"},
+    "livebot.recommend": {"queue": "nlp"},
+    "livebot.generate": {"queue": "llm"},
+    "livebot.publish": {"queue": "io"},
+    "livebot.store_dead_letters": {"queue": "io"},
+    "livebot.store_asr": {"queue": "io"},
+    "livebot.apply_stock": {"queue": "io"},
+}
+
+
+class StageTask(Task):
+    """Retries what is worth retrying (database or broker away), a bounded number of times."""
+
+    autoretry_for = (OperationalError, PublishError, ConnectionError, TimeoutError)
+    max_retries = 6
+    retry_backoff = 1  # 1, 2, 4, ... seconds
+    retry_backoff_max = 30
+    retry_jitter = True
+
+
+def make_app(settings: Settings) -> Celery:
+    embedded = settings.celery_broker == EMBEDDED
+    app = Celery(
+        "livebot",
+        broker="memory://" if embedded else settings.celery_broker,
+        backend=settings.celery_result_backend or None,
+        include=["tasks.window", "tasks.ingest"],
+        task_cls=StageTask,
+    )
+    app.conf.update(
+        task_serializer="json",
+        accept_content=["json"],
+        result_serializer="json",
+        task_ignore_result=not settings.celery_result_backend,
+        task_acks_late=True,
+        task_reject_on_worker_lost=True,
+        worker_prefetch_multiplier=1,
+        task_routes=ROUTES,
+        task_default_queue="io",
+        broker_connection_retry_on_startup=True,
+        # A task unacknowledged this long (its worker vanished) is handed to another worker.
+        broker_transport_options={"visibility_timeout": settings.task_visibility_timeout_s},
+        worker_hijack_root_logger=False,
+        worker_send_task_events=False,
+    )
+    return app
+
+
+app = make_app(get_settings())
