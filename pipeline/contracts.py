@@ -94,8 +94,8 @@ def decode(kind: str, raw: bytes | None, *, now: float | None = None, limits: Li
         raise ContractError(f"record of {len(raw)} bytes exceeds the {limits.max_record_bytes}-byte limit")
     try:
         event = _DECODERS[kind].decode(raw)
-    except UnicodeDecodeError as exc:
-        raise ContractError(f"not valid UTF-8: byte {exc.start} ({raw[exc.start:exc.start + 1]!r})") from None
+    except UnicodeDecodeError:
+        raise ContractError(f"not valid UTF-8: {_utf8_error(raw)}") from None
     except msgspec.ValidationError as exc:
         raise ContractError(f"invalid {kind}: {exc}") from None
     except msgspec.DecodeError as exc:
@@ -117,6 +117,14 @@ def decode(kind: str, raw: bytes | None, *, now: float | None = None, limits: Li
     return msgspec.structs.replace(event, ts=_event_time(event.ts, "ts", now, limits))
 
 
+def _utf8_error(raw: bytes) -> str:
+    try:  # msgspec does not say where; the standard decoder does
+        raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return f"byte {exc.start} ({raw[exc.start:exc.start + 1]!r}): {exc.reason}"
+    return "invalid escape"
+
+
 def _check_text(text: str, field: str, limits: Limits) -> None:
     if len(text) > limits.max_text_chars:
         raise ContractError(f"`$.{field}` has {len(text)} characters, over the {limits.max_text_chars} limit")
@@ -133,8 +141,6 @@ def _check_no_nul(event: msgspec.Struct, fields: tuple[str, ...]) -> None:
 
 def _event_time(value: WireTime, field: str, now: float, limits: Limits) -> float:
     """ISO-8601 string or epoch milliseconds → epoch seconds, within sane bounds."""
-    if isinstance(value, bool):  # bool is an int subclass; `true` is not a time
-        raise ContractError(f"`$.{field}`: expected ISO-8601 or epoch milliseconds, got a boolean")
     if isinstance(value, str):
         try:
             parsed = datetime.fromisoformat(value)

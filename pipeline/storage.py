@@ -62,8 +62,9 @@ def insert_ignore(conn: Connection, table: Any, rows: Iterable[Mapping[str, Any]
     if not rows:
         return 0
     dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-    result = conn.execute(dialect.insert(table).on_conflict_do_nothing(), rows)
-    return max(result.rowcount, 0)
+    # rowcount is unreliable for batched inserts; RETURNING names exactly the new rows.
+    statement = dialect.insert(table).on_conflict_do_nothing().returning(*table.primary_key.columns)
+    return len(conn.execute(statement, rows).all())
 
 
 def load_catalogue(conn: Connection, catalogue: Catalogue) -> None:
