@@ -187,7 +187,7 @@ class ConsumerLoop:
             self.consumer.commit(offsets=offsets, asynchronous=False)
         except KafkaException as exc:
             # Not fatal: the records are re-read after a restart and their work is idempotent.
-            log.warning("commit failed", extra={"kind": self.handler.kind, "error": str(exc)})
+            log.warning("commit failed: %s", exc, extra={"kind": self.handler.kind, "error": str(exc)})
             return
         for tp in offsets:
             self._committed[tp.partition] = tp.offset

@@ -66,8 +66,8 @@ class Settings(BaseSettings):
     window_max_size: int = Field(200, description="a room's window closes at this many comments")
     window_max_age_s: float = Field(2.0, description="... or this many seconds after its first comment")
     dedup_window_s: float = Field(30.0, description="same viewer, same text within this many seconds counts once")
-    reply_cooldown_s: float = Field(3.0, description="least time between two replies in one room")
-    replies_per_minute: int = Field(20, description="cap on replies per room per minute")
+    reply_cooldown_s: float = Field(3.0, description="least time between two replies in one room (reply policy: not enforced yet)")
+    replies_per_minute: int = Field(20, description="cap on replies per room per minute (reply policy: not enforced yet)")
     top_k_per_window: int = Field(5, description="clusters per window sent on to the models")
 
     # --- models ----------------------------------------------------------------------------

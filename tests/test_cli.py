@@ -1,0 +1,89 @@
+"""The `livebot` command as users call it: run, kafka + replay, db upgrade, worker arguments, sql."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+from pathlib import Path
+
+from click.testing import CliRunner
+from sqlalchemy import func, select
+
+from livebot.cli import main
+from pipeline.kafka import read_all
+from pipeline.schema import conversation_turns, dead_letters, window_stats
+from pipeline.storage import make_engine
+from tests.conftest import LIVEBOT
+
+CLEAN_ENV = {k: v for k, v in os.environ.items() if not k.startswith("LIVEBOT_")}
+
+
+def test_run_replays_the_sample_session_and_summarises_it(tmp_path: Path) -> None:
+    result = subprocess.run([LIVEBOT, "run", "--speed", "60"], cwd=tmp_path, env=CLEAN_ENV,
+                            capture_output=True, text=True, timeout=240)
+    assert result.returncode == 0, result.stderr[-3000:]
+    out = result.stdout
+    events_in = int(re.search(r"events in\s+(\d+)", out).group(1))
+    dead = int(re.search(r"dead-lettered\s+(\d+)", out).group(1))
+    replies = int(re.search(r"reply (\d+)", out).group(1))
+    session_lines = sum(1 for _ in (Path(__file__).parent.parent / "livebot/sample/session.jsonl").open())
+    assert events_in == session_lines
+    assert dead == 8  # the sample session's malformed records
+    assert replies > 0 and "→" in out and "livebot sql" in out
+    engine = make_engine(f"sqlite:///{tmp_path / 'var' / 'livebot.db'}")
+    with engine.connect() as conn:
+        assert conn.scalar(select(func.count()).select_from(dead_letters)) == 8
+        assert conn.scalar(select(func.count()).select_from(conversation_turns)) == replies
+        comments = conn.scalar(select(func.sum(window_stats.c.comments_in)))
+    danmaku = int(re.search(r"danmaku (\d+)", out).group(1))
+    assert comments == danmaku - dead  # every valid comment is in some window's statistics
+
+
+def test_kafka_command_serves_a_cluster_that_replay_can_write_to(tmp_path: Path) -> None:
+    kafka = subprocess.Popen([LIVEBOT, "kafka"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+                             env=CLEAN_ENV)
+    try:
+        bootstrap = kafka.stdout.readline().strip()
+        assert re.fullmatch(r"127\.0\.0\.1:\d+(,127\.0\.0\.1:\d+)*", bootstrap)
+        events = tmp_path / "events.jsonl"
+        events.write_text("\n".join(json.dumps({"event_id": f"e{n}", "room_id": "r", "user_id": "u", "text": "hi",
+                                                "ts": 0}) for n in range(5)) + "\n")
+        env = {**CLEAN_ENV, "LIVEBOT_KAFKA_BOOTSTRAP": bootstrap, "LIVEBOT_TOPIC_DANMAKU": "cli.danmaku"}
+        replayed = subprocess.run([LIVEBOT, "replay", str(events), "--rate", "100"], env=env, capture_output=True,
+                                  text=True, timeout=60)
+        assert replayed.returncode == 0, replayed.stderr
+        values = [json.loads(m.value()) for m in read_all(bootstrap, ["cli.danmaku"], idle_s=1.0)]
+        assert sorted(v["event_id"] for v in values) == [f"e{n}" for n in range(5)]
+        assert all(v["ts"] > 1_700_000_000_000 for v in values)  # stamped at send time
+    finally:
+        kafka.send_signal(signal.SIGTERM)
+        assert kafka.wait(10) == 0
+
+
+def test_db_upgrade_then_sql_query(tmp_path: Path) -> None:
+    env = {"LIVEBOT_DATABASE_URL": f"sqlite:///{tmp_path / 'x.db'}"}
+    runner = CliRunner()
+    from pipeline.settings import get_settings
+
+    get_settings.cache_clear()
+    try:
+        upgraded = runner.invoke(main, ["db", "upgrade"], env=env)
+        assert upgraded.exit_code == 0, upgraded.output
+        get_settings.cache_clear()
+        queried = runner.invoke(main, ["sql", "SELECT count(*) AS n FROM window_stats"], env=env)
+        assert queried.exit_code == 0 and queried.output.splitlines() == ["n", "0"]
+    finally:
+        get_settings.cache_clear()
+
+
+def test_worker_rejects_unknown_queues() -> None:
+    result = CliRunner().invoke(main, ["worker", "--queues", "nlp,gpu"])
+    assert result.exit_code != 0 and "unknown queue" in result.output
+
+
+def test_consume_rejects_unknown_kinds() -> None:
+    result = CliRunner().invoke(main, ["consume", "orders"])
+    assert result.exit_code != 0 and "danmaku" in result.output
