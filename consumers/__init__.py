@@ -15,7 +15,7 @@ def build_consumer(kind: str, settings: Settings, bootstrap: str) -> ConsumerLoo
 
     letters = dispatch.send_dead_letters
     if kind == "danmaku":
-        handler = DanmakuHandler(settings, dispatch.send_window, letters)
+        handler = DanmakuHandler(settings, dispatch.send_window, dispatch.send_moderations, letters)
         return ConsumerLoop(settings, handler, bootstrap, settings.topic_danmaku)
     if kind == "asr":
         return ConsumerLoop(settings, StoreHandler("asr", dispatch.send_asr, letters), bootstrap, settings.topic_asr)

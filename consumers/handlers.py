@@ -15,7 +15,7 @@ import msgspec
 
 from pipeline import metrics
 from pipeline.contracts import DeadLetter
-from pipeline.reduce import ReduceConfig, Reducer, WindowBatch
+from pipeline.reduce import Reducer, WindowBatch, WindowResult
 from pipeline.settings import Settings
 from consumers.loop import Record
 
@@ -78,42 +78,49 @@ class DanmakuHandler:
     kind = "danmaku"
 
     def __init__(self, settings: Settings, send_window: Callable[[WindowBatch], object],
+                 send_moderations: Callable[[list[dict[str, Any]]], object],
                  send_dead_letters: Callable[[list[dict[str, Any]]], object]) -> None:
-        self.reducer = Reducer(ReduceConfig(
-            window_max_size=settings.window_max_size,
-            window_max_age_s=settings.window_max_age_s,
-            dedup_window_s=settings.dedup_window_s,
-            top_k=settings.top_k_per_window,
-        ))
+        self.reducer = Reducer.from_settings(settings)
         self.windows = Dispatcher("danmaku", send_window)
+        self.moderations = Dispatcher("moderation", send_moderations)
         self.letters = Dispatcher("deadletter", send_dead_letters)
-        self.windows_sent = 0
 
     def handle(self, records: list[Record], now: float) -> None:
         for record in records:
             self._submit(self.reducer.add(record.event, record.partition, record.offset, now))
+        self._submit_moderations()
 
     def tick(self, now: float) -> None:
-        self.windows.drain()
-        self.letters.drain()
+        for dispatcher in (self.windows, self.moderations, self.letters):
+            dispatcher.drain()
         self._submit(self.reducer.due(now))
 
     def flush(self, partitions: set[int] | None, now: float, reason: str) -> None:
         self._submit(self.reducer.flush(now, partitions, reason))
+        self._submit_moderations()
 
     def held_offsets(self) -> dict[int, int]:
-        return _merge(self.reducer.held_offsets(), self.windows.held_offsets(), self.letters.held_offsets())
+        return _merge(self.reducer.held_offsets(), self.windows.held_offsets(), self.moderations.held_offsets(),
+                      self.letters.held_offsets())
 
     def dead_letters(self, letters: list[DeadLetter]) -> None:
         _submit_letters(self.letters, letters)
 
-    def _submit(self, batches: list[WindowBatch]) -> None:
-        for batch in batches:
+    def _submit(self, results: list[WindowResult]) -> None:
+        for result in results:
+            batch = result.batch
             metrics.WINDOWS.labels(batch.close_reason).inc()
             for outcome, count in msgspec.structs.asdict(batch.stats).items():
                 metrics.COMMENTS.labels(outcome).inc(count)
             self.windows.submit(batch, {batch.partition: batch.first_offset})
-            self.windows_sent += 1
+
+    def _submit_moderations(self) -> None:
+        decisions = self.reducer.take_moderations()
+        if decisions:
+            positions: dict[int, int] = {}
+            for d in decisions:
+                positions[d.partition] = min(d.offset, positions.get(d.partition, d.offset))
+            self.moderations.submit([msgspec.to_builtins(d) for d in decisions], positions)
 
 
 class StoreHandler:

@@ -105,6 +105,18 @@ def replay(file: Path, rate: float | None, speed: float) -> None:
     click.echo(f"sent {sum(sent.values())} records: {dict(sent)}", err=True)
 
 
+@main.command()
+@click.argument("source", type=click.File("r", encoding="utf-8", errors="surrogateescape"), default="-")
+def reduce(source: click.utils.LazyFile) -> None:
+    """Reduce danmaku (JSON lines or the data folder's CSV) from SOURCE or stdin: one JSON line
+    per cluster, then {"stats": {...}}."""
+    from livebot.inspect import reduce_stream
+
+    settings = get_settings()
+    logs.setup("WARNING")
+    reduce_stream(source, sys.stdout, settings)
+
+
 @main.group()
 def db() -> None:
     """Database schema commands."""

@@ -41,6 +41,7 @@ class RunSummary:
     actions: Counter[str] = field(default_factory=Counter)
     windows: int = 0
     comments_in: int = 0
+    outcomes: dict[str, int] = field(default_factory=dict)
     answered: int = 0
     examples: list[tuple[str, int, str]] = field(default_factory=list)
     seconds: float = 0.0
@@ -83,6 +84,9 @@ def run(settings: Settings, session: Path = SAMPLE_SESSION, *, speed: float = 12
     with engine.connect() as conn:
         summary.windows = conn.scalar(select(func.count()).select_from(window_stats)) or 0
         summary.comments_in = conn.scalar(select(func.sum(window_stats.c.comments_in))) or 0
+        columns = ("clustered", "chatter", "deduplicated", "moderated", "spam", "shed", "clusters", "sent", "suppressed")
+        totals = conn.execute(select(*(func.coalesce(func.sum(window_stats.c[c]), 0) for c in columns))).one()
+        summary.outcomes = dict(zip(columns, (int(v) for v in totals), strict=True))
         summary.answered = conn.scalar(select(func.count()).select_from(conversation_turns)) or 0
         rows = conn.execute(
             select(conversation_turns.c.question_text, conversation_turns.c.cluster_size, conversation_turns.c.reply_text)
@@ -111,7 +115,11 @@ def format_summary(summary: RunSummary, settings: Settings) -> str:
         f"livebot run: sample session replayed in {summary.seconds:.1f} s",
         f"  events in      {sent:>6}  ({', '.join(f'{k} {v}' for k, v in sorted(summary.sent.items()))})",
         f"  dead-lettered  {summary.dead_lettered:>6}  (topic {settings.topic_deadletter}, table dead_letters)",
-        f"  windows        {summary.windows:>6}  ({summary.comments_in} comments accounted for)",
+        f"  windows        {summary.windows:>6}  ({summary.comments_in} comments accounted for: "
+        + ", ".join(f"{summary.outcomes.get(k, 0)} {k}" for k in ("clustered", "chatter", "deduplicated", "moderated",
+                                                                 "spam", "shed")) + ")",
+        f"  clusters       {summary.outcomes.get('clusters', 0):>6}  ({summary.outcomes.get('sent', 0)} sent to the "
+        f"models, {summary.outcomes.get('suppressed', 0)} suppressed as answered recently)",
         f"  answered       {summary.answered:>6}  question clusters",
         f"  actions out    {sum(summary.actions.values()):>6}  "
         f"({', '.join(f'{k} {v}' for k, v in sorted(summary.actions.items())) or 'none'})",

@@ -1,25 +1,38 @@
 """Reduce the flood: comments in, one representative per distinct question out.
 
-`Reducer` is the whole per-room reduction the danmaku consumer runs and `livebot reduce`
-runs: every comment is settled on arrival (duplicate, or into its room's window), and a
-closed window becomes a `WindowBatch`: its statistics and its top representatives, which is
-all the model tasks ever see. The counts of every window add up to what came in.
+`Reducer` is the whole per-room reduction that the danmaku consumer runs and that
+`livebot reduce` runs. Every comment is settled on arrival, in this order:
 
-FOUNDATION PLACEHOLDER (issue 2): normalisation is NFKC + case folding and a cluster is an
-exact normalised text. Issue 3 replaces both with the cleaning pass, the Aho-Corasick
-prefilter and DBSCAN over embeddings; the interface stays.
+1. normalise (`text.normalize`) and mask personal data (`text.mask_pii`);
+2. one Aho-Corasick pass (`prefilter`): `sensitive` and `spam` become moderation decisions
+   and go no further;
+3. the same viewer repeating the same key within the dedup window is counted once;
+4. `chatter` is counted, not answered;
+5. question, purchase and complaint comments join the room's window; past the process-wide
+   bound the lowest-value comment is shed.
+
+A window closes by size or age. Its comments are embedded and clustered with DBSCAN
+(`cluster`), the clusters are ranked, questions this room answered recently are suppressed,
+and the top K go on as a `WindowBatch`: its statistics and representatives, which is all the
+model tasks ever see. The counts of every window add up to what came in:
+comments_in = deduplicated + moderated + spam + chatter + clustered + shed.
 """
 
 from __future__ import annotations
 
-import unicodedata
-from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Literal
 
 import msgspec
 
-from pipeline.contracts import Danmaku, Viewer, derive_id
-from pipeline.window import ClosedWindow, RoomWindows
+from pipeline.cluster import Cluster, Item, RankWeights, cluster_window, rank, viewer_value
+from pipeline.contracts import Danmaku, Viewer
+from pipeline.embed import CharNgramEmbedder, Embedder, load_embedder
+from pipeline.prefilter import LEXICON_DIR, Prefilter, PrefilterCache
+from pipeline.recent import RecentAnswers
+from pipeline.settings import Settings
+from pipeline.text import mask_pii, normalize
+from pipeline.window import ClosedWindow, RoomWindows, Window
 
 SAMPLE_MEMBERS = 5
 MAX_SOURCE_IDS = 500  # an action names at most this many of the comments behind it
@@ -54,6 +67,7 @@ class Representative(msgspec.Struct):
     source_event_ids: list[str]
     sample_members: list[str]
     viewer: Viewer | None = None
+    score: float = 0.0
 
 
 class WindowBatch(msgspec.Struct):
@@ -69,73 +83,189 @@ class WindowBatch(msgspec.Struct):
     representatives: list[Representative]
 
 
+class Moderation(msgspec.Struct, frozen=True):
+    """A comment to hide: sensitive or spam, decided on arrival."""
+
+    event_id: str
+    room_id: str
+    user_id: str
+    label: Literal["sensitive", "spam"]
+    reason: str
+    event_time: float
+    partition: int
+    offset: int
+
+
+@dataclass(frozen=True)
+class RankedCluster:
+    """A cluster of a closed window and what became of it (for `livebot reduce`)."""
+
+    cluster: Cluster
+    outcome: Literal["sent", "suppressed", "below_top_k"]
+
+
+@dataclass(frozen=True)
+class WindowResult:
+    batch: WindowBatch
+    clusters: list[RankedCluster]
+
+
 @dataclass(frozen=True)
 class ReduceConfig:
     window_max_size: int = 200
     window_max_age_s: float = 2.0
     dedup_window_s: float = 30.0
     top_k: int = 5
+    cluster_eps: float = 0.4
+    cluster_min_samples: int = 2
+    repeat_ttl_s: float = 180.0
+    repeat_similarity: float = 0.6
+    max_open_comments: int = 50_000
+    rank_weights: RankWeights = field(default_factory=RankWeights)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class _Comment:
-    event: Danmaku
-    text: str
-    key: str
+    item: Item
+    viewer: Viewer | None
 
 
 class Reducer:
-    def __init__(self, config: ReduceConfig) -> None:
+    def __init__(
+        self,
+        config: ReduceConfig,
+        *,
+        prefilter: Prefilter | PrefilterCache | None = None,
+        embedder: Embedder | None = None,
+    ) -> None:
         self.config = config
+        self.prefilter = prefilter or PrefilterCache()
+        self.embedder = embedder or CharNgramEmbedder()
         self.windows: RoomWindows[_Comment] = RoomWindows(config.window_max_size, config.window_max_age_s)
+        self.recent = RecentAnswers(self.embedder, ttl_s=config.repeat_ttl_s, similarity=config.repeat_similarity)
         self._last_seen: dict[tuple[str, str, str], float] = {}
+        self._moderations: list[Moderation] = []
+        self._open_comments = 0
 
-    def add(self, event: Danmaku, partition: int, offset: int, now: float) -> list[WindowBatch]:
+    @classmethod
+    def from_settings(cls, settings: Settings) -> "Reducer":
+        config = ReduceConfig(
+            window_max_size=settings.window_max_size,
+            window_max_age_s=settings.window_max_age_s,
+            dedup_window_s=settings.dedup_window_s,
+            top_k=settings.top_k_per_window,
+            cluster_eps=settings.cluster_eps,
+            cluster_min_samples=settings.cluster_min_samples,
+            repeat_ttl_s=settings.repeat_ttl_s,
+            repeat_similarity=settings.repeat_similarity,
+            max_open_comments=settings.max_open_comments,
+        )
+        lexicons = PrefilterCache(settings.lexicon_dir or LEXICON_DIR, check_every_s=settings.lexicon_reload_s)
+        return cls(config, prefilter=lexicons, embedder=load_embedder(settings.embedder_path))
+
+    # ---- arrival ---------------------------------------------------------------------------
+    def add(self, event: Danmaku, partition: int, offset: int, now: float) -> list[WindowResult]:
         """Settle one comment; returns the window it filled, if it filled one."""
         window = self.windows.window_for(event.room_id, partition, offset, now)
-        text = _normalise(event.text)
-        key = "".join(ch for ch in text if ch.isalnum())
+        norm = normalize(event.text)
+        masked = mask_pii(norm.text)
+        verdict = self._prefilter().classify(norm, masked.kinds)
+        ts = float(event.ts)
+        if verdict.moderated:
+            window.outcomes["moderated" if verdict.label == "sensitive" else "spam"] += 1
+            reason = f"{verdict.label}: {', '.join(verdict.cues) or 'lexicon'}"
+            self._moderations.append(Moderation(event.event_id, event.room_id, event.user_id, verdict.label,  # type: ignore[arg-type]
+                                                reason, ts, partition, offset))
+        elif self._is_repeat_by_viewer(event, norm.key or norm.text, ts):
+            window.outcomes["deduplicated"] += 1
+        elif not verdict.windowed:
+            window.outcomes["chatter"] += 1
+        else:
+            user = event.user
+            item = Item(
+                event_id=event.event_id, user_id=event.user_id, text=masked.text, key=norm.key, cue=verdict.label,
+                ts=ts, cue_strength=verdict.strength,
+                viewer_value=viewer_value(user.level, user.is_member, user.spend_tier, user.new_viewer) if user else 0.0,
+            )
+            self._admit(window, _Comment(item, user))
+        closed = self.windows.close_if_full(event.room_id, now)
+        return [self._reduce(closed, now)] if closed else []
+
+    def take_moderations(self) -> list[Moderation]:
+        """The moderation decisions made since the last call."""
+        taken, self._moderations = self._moderations, []
+        return taken
+
+    def _prefilter(self) -> Prefilter:
+        return self.prefilter.get() if isinstance(self.prefilter, PrefilterCache) else self.prefilter
+
+    def _is_repeat_by_viewer(self, event: Danmaku, key: str, ts: float) -> bool:
         seen_key = (event.room_id, event.user_id, key)
         last = self._last_seen.get(seen_key)
-        self._last_seen[seen_key] = float(event.ts)
-        if last is not None and abs(float(event.ts) - last) <= self.config.dedup_window_s:
-            window.outcomes["deduplicated"] += 1
-        else:
-            window.items.append(_Comment(event, text, key))
-        closed = self.windows.close_if_full(event.room_id, now)
-        return [self._reduce(closed)] if closed else []
+        self._last_seen[seen_key] = ts
+        if len(self._last_seen) > 200_000:  # bounded: forget what is past the dedup window
+            horizon = ts - self.config.dedup_window_s
+            self._last_seen = {k: t for k, t in self._last_seen.items() if t >= horizon}
+        return last is not None and abs(ts - last) <= self.config.dedup_window_s
 
-    def due(self, now: float) -> list[WindowBatch]:
-        self._forget_before(now)
-        return [self._reduce(closed) for closed in self.windows.due(now)]
+    def _admit(self, window: Window[_Comment], comment: _Comment) -> None:
+        """Add to the window; past the process-wide bound, shed the lowest-value comment."""
+        if self._open_comments < self.config.max_open_comments:
+            window.items.append(comment)
+            self._open_comments += 1
+            return
+        # Full: the new comment replaces this room's lowest-value one if it is worth more.
+        weakest = min(range(len(window.items)), key=lambda i: _value(window.items[i]), default=None)
+        if weakest is not None and _value(window.items[weakest]) < _value(comment):
+            window.items[weakest] = comment
+        window.outcomes["shed"] += 1
 
-    def flush(self, now: float, partitions: set[int] | None = None, reason: str = "revoked") -> list[WindowBatch]:
-        return [self._reduce(closed) for closed in self.windows.flush(now, partitions, reason)]
+    # ---- closing ---------------------------------------------------------------------------
+    def due(self, now: float) -> list[WindowResult]:
+        return [self._reduce(closed, now) for closed in self.windows.due(now)]
+
+    def flush(self, now: float, partitions: set[int] | None = None, reason: str = "revoked") -> list[WindowResult]:
+        return [self._reduce(closed, now) for closed in self.windows.flush(now, partitions, reason)]
 
     def held_offsets(self) -> dict[int, int]:
-        return self.windows.held_offsets()
+        held = self.windows.held_offsets()
+        for moderation in self._moderations:  # decided but not handed off yet
+            held[moderation.partition] = min(moderation.offset, held.get(moderation.partition, moderation.offset))
+        return held
 
-    def _forget_before(self, now: float) -> None:
-        # Event times, not wall clock: the dedup memory is bounded by the dedup window.
-        if len(self._last_seen) > 50_000:
-            horizon = max(self._last_seen.values()) - self.config.dedup_window_s
-            self._last_seen = {k: t for k, t in self._last_seen.items() if t >= horizon}
-
-    def _reduce(self, closed: ClosedWindow[_Comment]) -> WindowBatch:
+    def _reduce(self, closed: ClosedWindow[_Comment], now: float) -> WindowResult:
         window = closed.window
-        groups: dict[str, list[_Comment]] = defaultdict(list)
-        for comment in window.items:
-            groups[comment.key].append(comment)
-        clusters = sorted(groups.values(), key=lambda g: (len(g), len({c.event.user_id for c in g})), reverse=True)
+        self._open_comments -= len(window.items)
+        viewers = {c.item.event_id: c.viewer for c in window.items}
+        clustering = cluster_window([c.item for c in window.items], self.embedder,
+                                    eps=self.config.cluster_eps, min_samples=self.config.cluster_min_samples)
         stats = WindowStats(
             comments_in=window.comments_in,
             deduplicated=window.outcomes["deduplicated"],
-            clustered=len(window.items),
-            clusters=len(clusters),
+            moderated=window.outcomes["moderated"],
+            spam=window.outcomes["spam"],
+            chatter=window.outcomes["chatter"] + len(clustering.noise),  # cue-less leftovers are chatter
+            clustered=clustering.n_clustered,
+            shed=window.outcomes["shed"],
+            clusters=len(clustering.clusters),
         )
-        representatives = [_representative(window.window_id, group) for group in clusters[: self.config.top_k]]
+        ranked: list[RankedCluster] = []
+        representatives: list[Representative] = []
+        ordered = rank(clustering.clusters, closed.closed_at, top_k=len(clustering.clusters),
+                       weights=self.config.rank_weights)
+        for cluster in ordered:
+            key = cluster.representative.key or cluster.representative.text
+            if len(representatives) >= self.config.top_k:
+                ranked.append(RankedCluster(cluster, "below_top_k"))
+            elif self.recent.is_repeat(window.room_id, key, cluster.last_ts):
+                stats.suppressed += 1
+                ranked.append(RankedCluster(cluster, "suppressed"))
+            else:
+                self.recent.remember(window.room_id, key, cluster.last_ts)
+                representatives.append(_representative(cluster, viewers))
+                ranked.append(RankedCluster(cluster, "sent"))
         stats.sent = len(representatives)
-        return WindowBatch(
+        batch = WindowBatch(
             window_id=window.window_id,
             room_id=window.room_id,
             partition=window.partition,
@@ -147,26 +277,27 @@ class Reducer:
             stats=stats,
             representatives=representatives,
         )
+        return WindowResult(batch, ranked)
 
 
-def _normalise(text: str) -> str:
-    return " ".join(unicodedata.normalize("NFKC", text).casefold().split())
+def _value(comment: _Comment) -> float:
+    return comment.item.viewer_value + comment.item.cue_strength
 
 
-def _representative(window_id: str, group: list[_Comment]) -> Representative:
-    first = min(group, key=lambda c: float(c.event.ts))
-    times = [float(c.event.ts) for c in group]
+def _representative(cluster: Cluster, viewers: dict[str, Viewer | None]) -> Representative:
+    rep = cluster.representative
     return Representative(
-        cluster_id=derive_id(window_id, first.key)[:16],
-        event_id=first.event.event_id,
-        user_id=first.event.user_id,
-        text=first.text,
-        size=len(group),
-        distinct_viewers=len({c.event.user_id for c in group}),
-        cue="question",
-        first_event_time=min(times),
-        last_event_time=max(times),
-        source_event_ids=[c.event.event_id for c in group[:MAX_SOURCE_IDS]],
-        sample_members=list(dict.fromkeys(c.event.text for c in group))[:SAMPLE_MEMBERS],
-        viewer=first.event.user,
+        cluster_id=cluster.cluster_id,
+        event_id=rep.event_id,
+        user_id=rep.user_id,
+        text=rep.text,
+        size=cluster.size,
+        distinct_viewers=cluster.distinct_viewers,
+        cue=cluster.cue,
+        first_event_time=cluster.first_ts,
+        last_event_time=cluster.last_ts,
+        source_event_ids=list(cluster.event_ids[:MAX_SOURCE_IDS]),
+        sample_members=list(dict.fromkeys(item.text for item in cluster.members))[:SAMPLE_MEMBERS],
+        viewer=viewers.get(rep.event_id),
+        score=round(cluster.score, 4),
     )

@@ -69,6 +69,15 @@ class Settings(BaseSettings):
     reply_cooldown_s: float = Field(3.0, description="least time between two replies in one room (reply policy: not enforced yet)")
     replies_per_minute: int = Field(20, description="cap on replies per room per minute (reply policy: not enforced yet)")
     top_k_per_window: int = Field(5, description="clusters per window sent on to the models")
+    max_open_comments: int = Field(
+        50_000, description="comments held in open windows per consumer process; past it the lowest-value are shed"
+    )
+    cluster_eps: float = Field(0.4, description="DBSCAN radius as cosine distance (tuned for the default embedder)")
+    cluster_min_samples: int = Field(2, description="comments within the radius that make a DBSCAN core point")
+    repeat_ttl_s: float = Field(180.0, description="a question answered in a room this recently is not answered again")
+    repeat_similarity: float = Field(0.6, description="cosine similarity at which a question counts as answered already")
+    lexicon_dir: str = Field("", description="prefilter lexicon folder; empty = the lexicons shipped in pipeline/lexicons")
+    lexicon_reload_s: float = Field(5.0, description="how often lexicon files are checked for changes, seconds")
 
     # --- models ----------------------------------------------------------------------------
     intent_model_path: str = Field("", description="intent/slot model directory; empty = the project's default")

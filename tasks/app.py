@@ -20,6 +20,7 @@ ROUTES = {
     "livebot.recommend": {"queue": "nlp"},
     "livebot.generate": {"queue": "llm"},
     "livebot.publish": {"queue": "io"},
+    "livebot.publish_moderations": {"queue": "io"},
     "livebot.store_dead_letters": {"queue": "io"},
     "livebot.store_asr": {"queue": "io"},
     "livebot.apply_stock": {"queue": "io"},

@@ -106,5 +106,6 @@ def _sender(task: Any) -> Callable[[list[dict[str, Any]]], None]:
 
 
 send_dead_letters = _sender(ingest.store_dead_letters)
+send_moderations = _sender(window.publish_moderations)
 send_asr = _sender(ingest.store_asr)
 send_stock = _sender(ingest.apply_stock)

@@ -10,15 +10,17 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import msgspec
+from sqlalchemy import Connection
 
 from pipeline import generate as generate_stage
 from pipeline import recommend as recommend_stage
 from pipeline import understand as understand_stage
-from pipeline.contracts import ReplyAction, derive_id, iso
-from pipeline.reduce import WindowBatch
+from pipeline.contracts import Action, ModerationAction, ReplyAction, derive_id, iso
+from pipeline.reduce import Moderation, WindowBatch
 from pipeline.schema import actions, conversation_turns, window_stats
 from pipeline.storage import from_epoch, insert_ignore, mark_published, stock_levels, unpublished_actions, utcnow
 from tasks.app import app
@@ -71,7 +73,7 @@ def generate(batch: Batch) -> Batch:
 
 @app.task(name="livebot.publish")
 def publish(batch: Batch) -> dict[str, int]:
-    """Rows first, then actions, then mark them published: each step safe to repeat."""
+    """The window's statistics, its turns and its reply actions, each written once."""
     rt = runtime()
     window = msgspec.convert(batch, WindowBatch)
     now = time.time()
@@ -81,12 +83,49 @@ def publish(batch: Batch) -> dict[str, int]:
         reply_actions.append(action)
         turns.append(turn)
 
-    # 1. the window's statistics, the turns and the actions, in one transaction
-    with rt.engine.begin() as conn:
+    def rows(conn: Connection) -> None:
         insert_ignore(conn, window_stats, [_stats_row(window)])
         insert_ignore(conn, conversation_turns, turns)
-        insert_ignore(conn, actions, [_action_row(a, rt.settings.topic_reply) for a in reply_actions])
-        pending = unpublished_actions(conn, [a.action_id for a in reply_actions])
+
+    sent = send_actions(reply_actions, rows)
+    log.info("window published", extra={"room_id": window.room_id, "window_id": window.window_id, "replies": sent})
+    return {"replies": sent}
+
+
+@app.task(name="livebot.publish_moderations")
+def publish_moderations(decisions: list[dict[str, Any]]) -> dict[str, int]:
+    """Hide/block actions for comments the prefilter caught; one per comment, ever."""
+    now = time.time()
+    moderation_actions = []
+    for raw in decisions:
+        decision = msgspec.convert(raw, Moderation)
+        moderation_actions.append(ModerationAction(
+            action_id=derive_id(decision.room_id, decision.event_id, "moderation"),
+            room_id=decision.room_id,
+            created_at=iso(now),
+            source_event_ids=[decision.event_id],
+            event_time=decision.event_time,
+            latency_ms=round((now - decision.event_time) * 1000.0, 1),
+            event_id=decision.event_id,
+            reason=decision.reason,
+        ))
+    return {"moderations": send_actions(moderation_actions)}
+
+
+def send_actions(to_send: Sequence[Action], rows: Callable[[Connection], None] | None = None) -> int:
+    """Record actions (with `rows`, in one transaction), publish the unconfirmed, mark them.
+
+    Each step is safe to repeat: a retry or a redelivered window finds the rows there and
+    publishes only what the broker has not confirmed yet.
+    """
+    rt = runtime()
+    topics = rt.settings.action_topics
+    # 1. rows and actions, in one transaction
+    with rt.engine.begin() as conn:
+        if rows is not None:
+            rows(conn)
+        insert_ignore(conn, actions, [_action_row(a, topics[a.__struct_config__.tag]) for a in to_send])
+        pending = unpublished_actions(conn, [a.action_id for a in to_send])
     # 2. publish what has not been confirmed yet (all of it, unless this is a retry)
     for row in pending:
         rt.publisher.produce(row["topic"], msgspec.json.encode(row["payload"]), key=row["room_id"])
@@ -94,9 +133,7 @@ def publish(batch: Batch) -> dict[str, int]:
     # 3. remember they went out, so a redelivery does not send them again
     with rt.engine.begin() as conn:
         mark_published(conn, [row["action_id"] for row in pending])
-    log.info("window published", extra={"room_id": window.room_id, "window_id": window.window_id,
-                                        "replies": len(pending)})
-    return {"replies": len(pending)}
+    return len(pending)
 
 
 def _reply_and_turn(window: WindowBatch, rep: Batch, timings: dict[str, float], now: float) -> tuple[ReplyAction, dict[str, Any]]:
@@ -146,10 +183,10 @@ def _reply_and_turn(window: WindowBatch, rep: Batch, timings: dict[str, float], 
     return action, turn
 
 
-def _action_row(action: ReplyAction, topic: str) -> dict[str, Any]:
+def _action_row(action: Action, topic: str) -> dict[str, Any]:
     return {
         "action_id": action.action_id,
-        "action_type": "reply",
+        "action_type": action.__struct_config__.tag,
         "room_id": action.room_id,
         "window_id": action.window_id,
         "topic": topic,

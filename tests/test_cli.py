@@ -87,3 +87,33 @@ def test_worker_rejects_unknown_queues() -> None:
 def test_consume_rejects_unknown_kinds() -> None:
     result = CliRunner().invoke(main, ["consume", "orders"])
     assert result.exit_code != 0 and "danmaku" in result.output
+
+
+def test_reduce_writes_cluster_lines_then_the_stats_line() -> None:
+    lines = [json.dumps({"event_id": f"e{n}", "room_id": "r", "user_id": f"u{n}", "text": text,
+                         "ts": 1_700_000_000_000 + n * 100}, ensure_ascii=False)
+             for n, text in enumerate(["多少钱", "多少钱呀", "这个多少钱", "666", "加微信abc123", "敏感肌能用吗"])]
+    lines.append("not json")
+    result = CliRunner().invoke(main, ["reduce"], input="\n".join(lines) + "\n")
+    assert result.exit_code == 0, result.output
+    out = [json.loads(line) for line in result.stdout.splitlines()]
+    *clusters, last = out
+    stats = last["stats"]
+    assert list(stats) == ["in", "deduplicated", "moderated", "spam", "chatter", "clustered", "clusters", "sent",
+                           "suppressed", "shed"]
+    assert stats["in"] == 6 and stats["spam"] == 1 and stats["chatter"] == 1
+    assert stats["in"] == sum(stats[k] for k in ("deduplicated", "moderated", "spam", "chatter", "clustered", "shed"))
+    assert stats["sent"] + stats["suppressed"] <= stats["clusters"] == len(clusters) == 2
+    price = next(c for c in clusters if c["size"] == 3)
+    assert {"representative", "members", "size", "cue"} <= set(price)
+    assert sorted(price["members"]) == ["多少钱", "多少钱呀", "这个多少钱"] and price["cue"] == "question"
+
+
+def test_reduce_reads_the_bilibili_csv_layout() -> None:
+    csv_text = ("session,streamer,offset_s,send_ts,send_time_cst,mode,font_size,color,pool,user_hash,row_id,text\n"
+                "s,s,0,1607630590,x,1,25,0,0,aa,0,主播好\n"
+                "s,s,0,1607630591,x,1,25,0,0,bb,1,几点开播呀?\n")
+    result = CliRunner().invoke(main, ["reduce"], input=csv_text)
+    assert result.exit_code == 0, result.output
+    stats = json.loads(result.stdout.splitlines()[-1])["stats"]
+    assert (stats["in"], stats["chatter"], stats["clustered"]) == (2, 1, 1)

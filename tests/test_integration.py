@@ -76,7 +76,8 @@ def test_comments_become_replies_and_rows_once_even_when_the_consumer_is_killed(
         "LIVEBOT_CONSUMER_GROUP_PREFIX": f"it{tag}",
         "LIVEBOT_WINDOW_MAX_SIZE": "40",
         "LIVEBOT_WINDOW_MAX_AGE_S": "0.5",
-        "LIVEBOT_TOP_K_PER_WINDOW": "1000",  # answer every cluster, so every comment is in some action
+        "LIVEBOT_TOP_K_PER_WINDOW": "1000",  # answer every cluster and suppress no repeat,
+        "LIVEBOT_REPEAT_TTL_S": "0.001",  # so that every comment is behind some reply action
     }
     upgrade(postgres_url)
     engine = make_engine(postgres_url)
