@@ -9,6 +9,7 @@ worker dies, so every task is written to run twice safely. With the broker set t
 from __future__ import annotations
 
 from celery import Celery, Task
+from celery.signals import worker_process_init, worker_ready
 from sqlalchemy.exc import OperationalError
 
 from pipeline.kafka import PublishError
@@ -66,3 +67,21 @@ def make_app(settings: Settings) -> Celery:
 
 
 app = make_app(get_settings())
+
+
+@worker_process_init.connect
+def _warm_up_child(**_: object) -> None:
+    """A prefork child loads its models after the fork, never before (CUDA cannot be forked)."""
+    from tasks.runtime import runtime
+
+    runtime().warm_up()
+
+
+@worker_ready.connect
+def _warm_up_single_process(sender: object = None, **_: object) -> None:
+    """Solo and thread pools work in this process: load models once, before the first task."""
+    if "prefork" in str(getattr(sender, "pool_cls", "")).lower():
+        return
+    from tasks.runtime import runtime
+
+    runtime().warm_up()
