@@ -93,6 +93,8 @@ class ConsumerLoop:
         self._stop = threading.Event()
         self._next_offsets: dict[int, int] = {}  # partition → offset after the last one consumed
         self._committed: dict[int, int] = {}
+        self._last_poll = 0.0
+        self._lag_checked = 0.0
         self.publisher = Publisher(bootstrap)
         self.consumer = Consumer(consumer_config(bootstrap, settings.group_id(handler.kind)))
 
@@ -114,8 +116,10 @@ class ConsumerLoop:
         try:
             while not self._stop.is_set():
                 messages = self.consumer.consume(self.settings.consume_batch, self.settings.consume_timeout_s)
+                self._last_poll = time.monotonic()
                 with metrics.BATCH_SECONDS.labels(self.handler.kind).time():
                     self._process(messages)
+                self._report_lag()
             # Shutdown: the batch is finished; hand off everything still open, commit, close.
             self.handler.flush(None, self.clock(), "shutdown")
             self.publisher.flush()
@@ -124,6 +128,21 @@ class ConsumerLoop:
             self.consumer.close()
         log.info("stopped", extra={"kind": self.handler.kind, "consumed": self.stats.consumed})
         return self.stats
+
+    def ready(self) -> bool:
+        """Polling, with partitions to work on (for /readyz)."""
+        return time.monotonic() - self._last_poll < 10 * self.settings.consume_timeout_s + 5 and bool(
+            self.consumer.assignment())
+
+    def _report_lag(self) -> None:
+        now = time.monotonic()
+        if now - self._lag_checked < 5.0:
+            return
+        self._lag_checked = now
+        for tp in self.consumer.position(self.consumer.assignment()):
+            _low, high = self.consumer.get_watermark_offsets(tp, cached=True)
+            if tp.offset >= 0 and high >= 0:
+                metrics.CONSUMER_LAG.labels(self.handler.kind, str(tp.partition)).set(max(0, high - tp.offset))
 
     # ---- one batch -----------------------------------------------------------------------
     def _process(self, messages: list[Message]) -> None:

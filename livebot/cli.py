@@ -63,8 +63,8 @@ def consume(kind: str) -> None:
 
     settings = get_settings()
     logs.setup(settings.log_level)
-    metrics.serve(settings.metrics_port)
     loop = build_consumer(kind, settings, resolve_bootstrap(settings))
+    metrics.serve(settings.metrics_port, ready=loop.ready)
     loop.install_signal_handlers()
     stats = loop.run()
     click.echo(f"{kind}: consumed {stats.consumed}, dead-lettered {stats.dead_lettered}", err=True)

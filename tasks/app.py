@@ -80,8 +80,13 @@ def _warm_up_child(**_: object) -> None:
 @worker_ready.connect
 def _warm_up_single_process(sender: object = None, **_: object) -> None:
     """Solo and thread pools work in this process: load models once, before the first task."""
-    if "prefork" in str(getattr(sender, "pool_cls", "")).lower():
-        return
+    from pipeline import metrics
     from tasks.runtime import runtime
 
-    runtime().warm_up()
+    metrics.serve(get_settings().metrics_port, ready=lambda: runtime().warm or _prefork(sender))
+    if not _prefork(sender):
+        runtime().warm_up()
+
+
+def _prefork(worker: object) -> bool:
+    return "prefork" in str(getattr(worker, "pool_cls", "")).lower()

@@ -26,6 +26,7 @@ log = logging.getLogger(__name__)
 class Runtime:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
+        self.warm = False
 
     @cached_property
     def catalogue(self) -> Catalogue:
@@ -45,6 +46,7 @@ class Runtime:
         _ = self.catalogue
         with self.engine.connect():
             pass
+        self.warm = True
         log.info("warmed up", extra={"pid": os.getpid(), "seconds": round(time.perf_counter() - started, 3)})
 
 

@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import json
 import signal
+import socket
 import subprocess
 import threading
 import time
+import urllib.error
+import urllib.request
 import uuid
 from collections import Counter
 from pathlib import Path
@@ -84,7 +87,9 @@ def test_comments_become_replies_and_rows_once_even_when_the_consumer_is_killed(
     with engine.begin() as conn:
         load_catalogue(conn, Catalogue.load())
 
-    worker = start_process([LIVEBOT, "worker", "--queues", "nlp,llm,io"], env, tmp_path / "worker.log")
+    worker_port, consumer_port = _free_port(), _free_port()
+    worker = start_process([LIVEBOT, "worker", "--queues", "nlp,llm,io"],
+                           {**env, "LIVEBOT_METRICS_PORT": str(worker_port)}, tmp_path / "worker.log")
     consumer = start_process([LIVEBOT, "consume", "danmaku"], env, tmp_path / "consumer-1.log")
     processes = [worker, consumer]
     try:
@@ -120,7 +125,8 @@ def test_comments_become_replies_and_rows_once_even_when_the_consumer_is_killed(
         wait_for(lambda: _count(engine, conversation_turns) > 0, 60, what="first replies in Postgres")
         consumer.send_signal(signal.SIGKILL)
         consumer.wait(10)
-        consumer = start_process([LIVEBOT, "consume", "danmaku"], env, tmp_path / "consumer-2.log")
+        consumer = start_process([LIVEBOT, "consume", "danmaku"], {**env, "LIVEBOT_METRICS_PORT": str(consumer_port)},
+                                 tmp_path / "consumer-2.log")
         processes.append(consumer)
         producer_thread.join(90)
         assert sent.is_set() and len(valid_ids) == 1000 and len(malformed_reasons) == 50
@@ -130,6 +136,11 @@ def test_comments_become_replies_and_rows_once_even_when_the_consumer_is_killed(
             return valid_ids <= covered
 
         wait_for(all_answered, 120, interval=2.0, what="every comment to be behind some reply action")
+        # Both processes answer health checks and export what they did.
+        assert _get(worker_port, "/healthz") == 200 and _get(worker_port, "/readyz") == 200
+        assert wait_for(lambda: _get(consumer_port, "/readyz") == 200, 30, what="consumer ready")
+        exported = urllib.request.urlopen(f"http://127.0.0.1:{consumer_port}/metrics", timeout=5).read().decode()
+        assert 'livebot_records_total{kind="danmaku",outcome="valid"}' in exported
         wait_for(lambda: _count(engine, dead_letters) >= 50, 60, what="dead letters stored")
 
         # A clean shutdown: the consumer finishes its batch, commits and exits 0.
@@ -172,6 +183,21 @@ def test_comments_become_replies_and_rows_once_even_when_the_consumer_is_killed(
             except subprocess.TimeoutExpired:
                 process.kill()
         engine.dispose()
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _get(port: int, path: str) -> int:
+    try:
+        return urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=5).status
+    except urllib.error.HTTPError as exc:
+        return exc.code
+    except OSError:
+        return 0
 
 
 def _count(engine, table) -> int:  # type: ignore[no-untyped-def]
