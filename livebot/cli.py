@@ -117,6 +117,28 @@ def reduce(source: click.utils.LazyFile) -> None:
     reduce_stream(source, sys.stdout, settings)
 
 
+@main.command()
+@click.option("--since", default="1h", show_default=True, help="ISO-8601 time, or a span back from now: 15m, 2h, 7d")
+@click.option("--until", default=None, help="ISO-8601 time (default: now)")
+@click.option("--room", default=None, help="only this room")
+@click.option("--png", type=click.Path(dir_okay=False, path_type=Path), default=Path("livebot-report.png"),
+              show_default=True, help="where to draw the per-minute chart")
+def report(since: str, until: str | None, room: str | None, png: Path) -> None:
+    """Per-room figures for a time range: comments in, answered, moderated, latency, intents, unanswered."""
+    from datetime import datetime, timezone
+
+    from livebot import report as room_report
+    from pipeline.storage import make_engine
+
+    now = datetime.now(timezone.utc)
+    start = room_report.parse_time(since, now)
+    end = room_report.parse_time(until, now) if until else now
+    reports = room_report.build(make_engine(get_settings().database_url), start, end, room)
+    click.echo(room_report.format_table(reports, start, end))
+    room_report.draw(reports, png)
+    click.echo(f"\nchart: {png}")
+
+
 @main.group()
 def db() -> None:
     """Database schema commands."""

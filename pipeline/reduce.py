@@ -36,6 +36,7 @@ from pipeline.window import ClosedWindow, RoomWindows, Window
 
 SAMPLE_MEMBERS = 5
 MAX_SOURCE_IDS = 500  # an action names at most this many of the comments behind it
+MAX_UNANSWERED = 20  # unanswered clusters a window reports, largest first
 
 
 class WindowStats(msgspec.Struct):
@@ -70,6 +71,17 @@ class Representative(msgspec.Struct):
     score: float = 0.0
 
 
+class Unanswered(msgspec.Struct):
+    """A cluster of the window that got no reply, and why (for the analysts' unanswered list)."""
+
+    cluster_id: str
+    text: str
+    size: int
+    distinct_viewers: int
+    reason: str  # "suppressed" (answered recently) or "below_top_k"
+    first_event_time: float
+
+
 class WindowBatch(msgspec.Struct):
     window_id: str
     room_id: str
@@ -81,6 +93,7 @@ class WindowBatch(msgspec.Struct):
     close_reason: str
     stats: WindowStats
     representatives: list[Representative]
+    unanswered: list[Unanswered] = []
 
 
 class Moderation(msgspec.Struct, frozen=True):
@@ -276,8 +289,18 @@ class Reducer:
             close_reason=closed.reason,
             stats=stats,
             representatives=representatives,
+            unanswered=_unanswered(ranked),
         )
         return WindowResult(batch, ranked)
+
+
+def _unanswered(ranked: list[RankedCluster]) -> list[Unanswered]:
+    left = sorted((r for r in ranked if r.outcome != "sent"), key=lambda r: -r.cluster.size)[:MAX_UNANSWERED]
+    return [
+        Unanswered(r.cluster.cluster_id, r.cluster.representative.text, r.cluster.size, r.cluster.distinct_viewers,
+                   r.outcome, r.cluster.first_ts)
+        for r in left
+    ]
 
 
 def _value(comment: _Comment) -> float:

@@ -122,6 +122,23 @@ actions = Table(
     comment="one row per action sent to a live.actions.* topic (reply, product card, moderation, alert)",
 )
 
+unanswered_questions = Table(
+    "unanswered_questions",
+    metadata,
+    Column("unanswered_id", String(64), primary_key=True),
+    Column("room_id", String(128), nullable=False, index=True),
+    Column("window_id", String(200), nullable=False),
+    Column("cluster_id", String(64), nullable=False),
+    Column("question_text", Text, nullable=False),
+    Column("cluster_size", Integer, nullable=False),
+    Column("distinct_viewers", Integer, nullable=False),
+    # "suppressed": the room was answered the same question recently; "below_top_k": not among
+    # the window's top questions; "policy:<why>": the reply policy held it back.
+    Column("reason", String(32), nullable=False),
+    Column("first_event_at", DateTime(timezone=True), nullable=False, index=True),
+    comment="one row per question cluster of a window that got no reply, and why",
+)
+
 asr_segments = Table(
     "asr_segments",
     metadata,
@@ -150,4 +167,13 @@ dead_letters = Table(
 )
 
 # Views are created by the migrations (their SQL differs between Postgres and SQLite).
-VIEWS = ("room_minute_stats",)
+
+
+def minute_sql(dialect: str, column: str) -> str:
+    """SQL truncating a timestamp column to its minute, for the analyst views."""
+    if dialect == "postgresql":
+        return f"date_trunc('minute', {column})"
+    return f"strftime('%Y-%m-%d %H:%M', {column})"
+
+
+VIEWS = ("room_minute_stats", "room_minute_intents", "top_unanswered_questions")

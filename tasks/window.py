@@ -20,8 +20,8 @@ from pipeline import generate as generate_stage
 from pipeline import recommend as recommend_stage
 from pipeline import understand as understand_stage
 from pipeline.contracts import Action, ModerationAction, ReplyAction, derive_id, iso
-from pipeline.reduce import Moderation, WindowBatch
-from pipeline.schema import actions, conversation_turns, window_stats
+from pipeline.reduce import Moderation, Unanswered, WindowBatch
+from pipeline.schema import actions, conversation_turns, unanswered_questions, window_stats
 from pipeline.storage import from_epoch, insert_ignore, mark_published, stock_levels, unpublished_actions, utcnow
 from tasks.app import app
 from tasks.runtime import runtime
@@ -86,6 +86,7 @@ def publish(batch: Batch) -> dict[str, int]:
     def rows(conn: Connection) -> None:
         insert_ignore(conn, window_stats, [_stats_row(window)])
         insert_ignore(conn, conversation_turns, turns)
+        insert_ignore(conn, unanswered_questions, [_unanswered_row(window, u) for u in window.unanswered])
 
     sent = send_actions(reply_actions, rows)
     log.info("window published", extra={"room_id": window.room_id, "window_id": window.window_id, "replies": sent})
@@ -192,6 +193,20 @@ def _action_row(action: Action, topic: str) -> dict[str, Any]:
         "topic": topic,
         "created_at": utcnow(),
         "payload": msgspec.to_builtins(action),
+    }
+
+
+def _unanswered_row(window: WindowBatch, cluster: Unanswered) -> dict[str, Any]:
+    return {
+        "unanswered_id": derive_id(window.room_id, window.window_id, cluster.cluster_id, "unanswered"),
+        "room_id": window.room_id,
+        "window_id": window.window_id,
+        "cluster_id": cluster.cluster_id,
+        "question_text": cluster.text,
+        "cluster_size": cluster.size,
+        "distinct_viewers": cluster.distinct_viewers,
+        "reason": cluster.reason,
+        "first_event_at": from_epoch(cluster.first_event_time),
     }
 
 

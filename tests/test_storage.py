@@ -7,11 +7,20 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import func, inspect, select, text
 
 from pipeline.catalogue import Catalogue
-from pipeline.schema import VIEWS, metadata, products, window_stats
-from pipeline.storage import apply_stock, insert_ignore, load_catalogue, make_engine, stock_levels, upgrade
+from pipeline.schema import VIEWS, metadata, products, unanswered_questions, window_stats
+from pipeline.storage import (
+    alembic_config,
+    apply_stock,
+    insert_ignore,
+    load_catalogue,
+    make_engine,
+    stock_levels,
+    upgrade,
+)
 
 T0 = datetime(2026, 11, 21, 12, 0, tzinfo=timezone.utc)
 
@@ -43,10 +52,26 @@ def test_migrated_database_matches_the_schema(database: str) -> None:
     assert set(VIEWS) <= set(views)
 
 
+def _head(url: str) -> str:
+    return ScriptDirectory.from_config(alembic_config(url)).get_current_head()
+
+
 def test_upgrade_twice_is_a_no_op(database: str) -> None:
     upgrade(database)
     with make_engine(database).connect() as conn:
-        assert conn.scalar(text("SELECT version_num FROM alembic_version")) == "0001"
+        assert conn.scalar(text("SELECT version_num FROM alembic_version")) == _head(database)
+
+
+def test_migrations_downgrade_to_base_and_up_again(database: str) -> None:
+    from alembic import command
+
+    command.downgrade(alembic_config(database), "base")
+    with make_engine(database).connect() as conn:
+        assert set(inspect(conn).get_table_names()) <= {"alembic_version"}
+        assert inspect(conn).get_view_names() == []
+    upgrade(database)
+    with make_engine(database).connect() as conn:
+        assert compare_metadata(MigrationContext.configure(conn), metadata) == []
 
 
 def test_insert_ignore_writes_each_window_once(database: str) -> None:
@@ -93,4 +118,10 @@ def test_room_minute_view_adds_windows_and_answers(database: str) -> None:
             "spam": 1, "clustered": 7,
         }])
         row = conn.execute(text("SELECT comments_in, moderated, answered FROM room_minute_stats")).one()
+        insert_ignore(conn, unanswered_questions, [
+            {"unanswered_id": f"u{n}", "room_id": "room", "window_id": f"w{n}", "cluster_id": "c",
+             "question_text": "能便宜点吗", "cluster_size": 4, "distinct_viewers": 4, "reason": "below_top_k",
+             "first_event_at": T0} for n in range(3)])
+        top = conn.execute(text("SELECT question_text, windows_unanswered, asked_by FROM top_unanswered_questions")).one()
     assert tuple(row) == (10, 3, 0)
+    assert tuple(top) == ("能便宜点吗", 3, 12)

@@ -10,6 +10,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
+from pipeline.schema import minute_sql
+
 revision = "0001"
 down_revision = None
 branch_labels = None
@@ -17,9 +19,7 @@ depends_on = None
 
 
 def _minute(column: str) -> str:
-    if op.get_bind().dialect.name == "postgresql":
-        return f"date_trunc('minute', {column})"
-    return f"strftime('%Y-%m-%d %H:%M', {column})"
+    return minute_sql(op.get_bind().dialect.name, column)
 
 
 def create_room_minute_stats() -> None:
