@@ -20,7 +20,8 @@ def _seed(url: str) -> None:
              "opened_at": T0, "closed_at": T0 + timedelta(seconds=30 * n), "close_reason": "age",
              "comments_in": 100, "moderated": 2, "spam": 3, "clustered": 95} for n in range(4)
         ] + [{"window_id": "old", "room_id": "a", "kafka_partition": 0, "first_offset": 0, "last_offset": 0,
-              "opened_at": T0, "closed_at": T0 - timedelta(hours=5), "close_reason": "age", "comments_in": 999}])
+              "opened_at": T0, "closed_at": T0 - timedelta(hours=5), "close_reason": "age", "comments_in": 999,
+              "moderated": 0, "spam": 0, "clustered": 999}])
         insert_ignore(conn, conversation_turns, [
             {"turn_id": f"t{n}", "room_id": "a", "window_id": "a0", "cluster_id": f"c{n}", "question_text": "多少钱",
              "cluster_size": 5, "distinct_viewers": 5, "intent": "price" if n < 7 else "stock", "sentiment": "neu",
