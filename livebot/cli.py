@@ -139,6 +139,22 @@ def report(since: str, until: str | None, room: str | None, png: Path) -> None:
     click.echo(f"\nchart: {png}")
 
 
+@main.command()
+@click.option("--catalog", "catalog", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+              help="catalogue YAML (default: LIVEBOT_CATALOGUE_PATH or the sample room's)")
+def respond(catalog: Path | None) -> None:
+    """Answer viewer questions from stdin (text, or JSON with room context): one JSON line each
+    with reply, sku, reasons, strategy, model and guard; exactly the code the tasks run."""
+    from livebot.try_reply import respond_stream
+    from tasks.runtime import install
+
+    settings = get_settings()
+    if catalog is not None:
+        settings = settings.model_copy(update={"catalogue_path": str(catalog)})
+    logs.setup("WARNING")
+    respond_stream(sys.stdin, sys.stdout, install(settings))
+
+
 @main.group()
 def db() -> None:
     """Database schema commands."""

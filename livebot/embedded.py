@@ -25,6 +25,7 @@ from pipeline.schema import conversation_turns, window_stats
 from pipeline.settings import EMBEDDED, Settings
 from pipeline.storage import load_catalogue, make_engine, upgrade
 from tasks.dispatch import in_process_worker
+from tasks.runtime import install
 
 SAMPLE_SESSION = Path(__file__).resolve().parent / "sample" / "session.jsonl"
 TRY_SQL = (
@@ -47,9 +48,24 @@ class RunSummary:
     seconds: float = 0.0
 
 
+def compressed(settings: Settings, speed: float) -> Settings:
+    """The room's pacing sped up as much as the replay: a session replayed 12× faster gets
+    replies 12× as often, so the demo shows what a real room would get over its real length."""
+    if speed <= 1:
+        return settings
+    return settings.model_copy(update={
+        "reply_cooldown_s": settings.reply_cooldown_s / speed,
+        "replies_per_minute": int(settings.replies_per_minute * speed),
+        "card_cooldown_s": settings.card_cooldown_s / speed,
+        "repeat_ttl_s": settings.repeat_ttl_s / speed,
+    })
+
+
 def run(settings: Settings, session: Path = SAMPLE_SESSION, *, speed: float = 12.0, rate: float | None = None,
         progress: bool = True) -> RunSummary:
     started = time.monotonic()
+    settings = compressed(settings, speed if rate is None else 1.0)
+    install(settings)
     if settings.kafka_bootstrap == EMBEDDED:
         start_embedded_cluster()
     bootstrap = resolve_bootstrap(settings)

@@ -139,6 +139,22 @@ unanswered_questions = Table(
     comment="one row per question cluster of a window that got no reply, and why",
 )
 
+room_state = Table(
+    "room_state",
+    metadata,
+    Column("room_id", String(128), primary_key=True),
+    # Each column has one writer: the ASR task keeps `host` (what the host is presenting), the
+    # recommend task keeps `policy` (cooldowns, mood, state machine), `heat` and `cards`.
+    Column("host", JSON, nullable=False, default=dict),
+    Column("policy", JSON, nullable=False, default=dict),
+    Column("heat", JSON, nullable=False, default=dict),
+    Column("cards", JSON, nullable=False, default=dict),
+    Column("current_sku", String(64)),
+    Column("mode", String(32), nullable=False, default="idle"),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    comment="one row per room: the live state the reply policy and the recommender work from",
+)
+
 asr_segments = Table(
     "asr_segments",
     metadata,

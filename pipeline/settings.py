@@ -66,8 +66,11 @@ class Settings(BaseSettings):
     window_max_size: int = Field(200, description="a room's window closes at this many comments")
     window_max_age_s: float = Field(2.0, description="... or this many seconds after its first comment")
     dedup_window_s: float = Field(30.0, description="same viewer, same text within this many seconds counts once")
-    reply_cooldown_s: float = Field(3.0, description="least time between two replies in one room (reply policy: not enforced yet)")
-    replies_per_minute: int = Field(20, description="cap on replies per room per minute (reply policy: not enforced yet)")
+    reply_cooldown_s: float = Field(3.0, description="least time between two replies in one room")
+    replies_per_minute: int = Field(20, description="cap on replies per room per minute")
+    stale_after_s: float = Field(30.0, description="a question last asked longer ago than this is not answered")
+    card_cooldown_s: float = Field(60.0, description="least time between two cards for the same product in a room")
+    low_stock_threshold: int = Field(20, description="stock at or below this is low: urgency, and an alert on crossing")
     top_k_per_window: int = Field(5, description="clusters per window sent on to the models")
     max_open_comments: int = Field(
         50_000, description="comments held in open windows per consumer process; past it the lowest-value are shed"
@@ -83,7 +86,14 @@ class Settings(BaseSettings):
     intent_model_path: str = Field("", description="intent/slot model directory; empty = the project's default")
     sentiment_model_path: str = Field("", description="sentiment model directory; empty = the project's default")
     embedder_path: str = Field("", description="sentence-transformers directory; empty = character n-grams")
-    llm_path: str = Field("", description="ChatGLM/GLM model directory; empty = Jinja2 templates")
+    llm_path: str = Field(
+        "", description="ChatGLM/GLM model directory, or an OpenAI-compatible URL (`http://host:8000/v1#model`); "
+        "empty = Jinja2 templates"
+    )
+    llm_trust_remote_code: bool = Field(False, description="let the model directory run its own code (ChatGLM3 needs it)")
+    llm_max_new_tokens: int = Field(64, description="longest generated reply, in tokens")
+    persona_path: str = Field("", description="persona YAML; empty = the sample room's persona")
+    templates_dir: str = Field("", description="folder of reply templates overriding the shipped ones; empty = none")
     catalogue_path: str = Field("", description="catalogue YAML; empty = the sample room's catalogue")
 
     # --- observability ---------------------------------------------------------------------

@@ -16,7 +16,7 @@ from sqlalchemy import Connection, Engine, create_engine, event, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from pipeline.catalogue import Catalogue
-from pipeline.schema import actions, products
+from pipeline.schema import actions, products, room_state
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
 
@@ -128,3 +128,15 @@ def utcnow() -> datetime:
 
 def from_epoch(seconds: float) -> datetime:
     return datetime.fromtimestamp(seconds, timezone.utc)
+
+
+def room_state_for_update(conn: Connection, room_id: str) -> dict[str, Any]:
+    """The room's state row, created if new, locked until the transaction ends (Postgres)."""
+    insert_ignore(conn, room_state, [{"room_id": room_id, "host": {}, "policy": {}, "heat": {}, "cards": {},
+                                      "mode": "idle", "updated_at": utcnow()}])
+    query = select(room_state).where(room_state.c.room_id == room_id).with_for_update()
+    return dict(conn.execute(query).mappings().one())
+
+
+def update_room_state(conn: Connection, room_id: str, **columns: Any) -> None:
+    conn.execute(update(room_state).where(room_state.c.room_id == room_id).values(updated_at=utcnow(), **columns))

@@ -19,7 +19,8 @@ import msgspec
 from celery import chain
 
 from pipeline.reduce import WindowBatch
-from pipeline.settings import EMBEDDED, get_settings
+from pipeline.settings import EMBEDDED
+from tasks.runtime import runtime
 from tasks import ingest, window
 
 log = logging.getLogger(__name__)
@@ -73,7 +74,7 @@ def in_process_worker() -> InProcessWorker:
 
 
 def _embedded() -> bool:
-    return get_settings().celery_broker == EMBEDDED
+    return runtime().settings.celery_broker == EMBEDDED
 
 
 def _window_chain(payload: dict[str, Any]) -> None:

@@ -11,14 +11,21 @@ import logging
 import os
 import threading
 import time
+from collections.abc import Callable
 from functools import cached_property
 
 from sqlalchemy import Engine
 
+from pipeline.answer import AnswerConfig
 from pipeline.catalogue import Catalogue
+from pipeline.generate import Templates, templates
+from pipeline.host import HostContext
 from pipeline.kafka import Publisher, resolve_bootstrap
+from pipeline.persona import Persona
+from pipeline.prefilter import Prefilter, current_prefilter
 from pipeline.settings import Settings, get_settings
 from pipeline.storage import make_engine
+from pipeline.taxonomy import Understanding
 
 log = logging.getLogger(__name__)
 
@@ -40,10 +47,56 @@ class Runtime:
     def publisher(self) -> Publisher:
         return Publisher(resolve_bootstrap(self.settings))
 
+    @cached_property
+    def host_context(self) -> HostContext:
+        return HostContext(self.catalogue, self.answer_config.host)
+
+    @cached_property
+    def answer_config(self) -> AnswerConfig:
+        return AnswerConfig.from_settings(self.settings)
+
+    @cached_property
+    def persona(self) -> Persona:
+        return Persona.load(self.settings.persona_path or None)
+
+    @cached_property
+    def templates(self) -> Templates:
+        return templates(self.settings.templates_dir or None)
+
+    @cached_property
+    def generator(self):  # type: ignore[no-untyped-def]
+        """The LLM (a local model or an OpenAI-compatible server), or None for templates."""
+        from models.generator import load_generator
+
+        if not self.settings.llm_path:
+            return None
+        options: dict[str, object] = {"max_new_tokens": self.settings.llm_max_new_tokens}
+        if not self.settings.llm_path.startswith(("http://", "https://")):
+            options["trust_remote_code"] = self.settings.llm_trust_remote_code
+        else:
+            options = {"max_tokens": self.settings.llm_max_new_tokens}
+        return load_generator(self.settings.llm_path, **options)
+
+    @cached_property
+    def understand(self) -> Callable[[list[str]], list[Understanding]]:
+        """Texts → understandings, batched (the model issue's models; keyword rules before them)."""
+        from pipeline.understand import understand as by_keywords
+
+        catalogue = self.catalogue
+        return lambda texts: [Understanding(**u) for u in by_keywords(texts, catalogue)]
+
+    def sensitive(self) -> Prefilter:
+        """The prefilter whose sensitive lexicon the output guard uses (reloads on change)."""
+        return current_prefilter(self.settings.lexicon_dir or None, check_every_s=self.settings.lexicon_reload_s)
+
     def warm_up(self) -> None:
         """Load everything a task needs now, so the first window does not pay for it."""
         started = time.perf_counter()
-        _ = self.catalogue
+        _ = self.catalogue, self.host_context, self.persona, self.templates, self.sensitive()
+        self.understand(["这个多少钱"])
+        generator = self.generator
+        if generator is not None and hasattr(generator, "warm_up"):
+            generator.warm_up()
         with self.engine.connect():
             pass
         self.warm = True
@@ -60,6 +113,14 @@ def runtime() -> Runtime:
     with _lock:
         if _runtime is None or _pid != os.getpid():
             _runtime, _pid = Runtime(get_settings()), os.getpid()
+        return _runtime
+
+
+def install(settings: Settings) -> Runtime:
+    """Use `settings` for this process's runtime instead of the environment's (`livebot run`)."""
+    global _runtime, _pid
+    with _lock:
+        _runtime, _pid = Runtime(settings), os.getpid()
         return _runtime
 
 

@@ -16,13 +16,32 @@ from typing import Any
 import msgspec
 from sqlalchemy import Connection
 
-from pipeline import generate as generate_stage
-from pipeline import recommend as recommend_stage
-from pipeline import understand as understand_stage
-from pipeline.contracts import Action, ModerationAction, ReplyAction, derive_id, iso
+from pipeline.answer import Choice, RoomContext, decide_window, reply_requests
+from pipeline.contracts import (
+    Action,
+    AlertAction,
+    ModerationAction,
+    ProductAction,
+    ReplyAction,
+    derive_id,
+    iso,
+)
+from pipeline.policy import Decision
+from pipeline.recommend import Recommendation
 from pipeline.reduce import Moderation, Unanswered, WindowBatch
+from pipeline.respond import respond
 from pipeline.schema import actions, conversation_turns, unanswered_questions, window_stats
-from pipeline.storage import from_epoch, insert_ignore, mark_published, stock_levels, unpublished_actions, utcnow
+from pipeline.storage import (
+    from_epoch,
+    insert_ignore,
+    mark_published,
+    room_state_for_update,
+    stock_levels,
+    unpublished_actions,
+    update_room_state,
+    utcnow,
+)
+from pipeline.taxonomy import Understanding
 from tasks.app import app
 from tasks.runtime import runtime
 
@@ -36,61 +55,88 @@ def _timed(batch: Batch, stage: str, started: float) -> None:
 
 @app.task(name="livebot.understand")
 def understand(batch: Batch) -> Batch:
+    """Intent, slots and sentiment for the whole window at once (one model batch)."""
     started = time.perf_counter()
     reps = batch["representatives"]
-    results = understand_stage.understand([r["text"] for r in reps], runtime().catalogue)
-    for rep, result in zip(reps, results, strict=True):
-        rep["understanding"] = result
+    for rep, understood in zip(reps, runtime().understand([r["text"] for r in reps]), strict=True):
+        rep["understanding"] = understood.to_dict()
     _timed(batch, "understand", started)
     return batch
 
 
 @app.task(name="livebot.recommend")
 def recommend(batch: Batch) -> Batch:
+    """Products, the reply policy and product cards, against the room's state (locked meanwhile)."""
     started = time.perf_counter()
     rt = runtime()
-    with rt.engine.connect() as conn:
-        stock = stock_levels(conn)
-    for rep in batch["representatives"]:
-        rep["recommendation"] = recommend_stage.recommend(rep["understanding"], rt.catalogue, stock)
+    room_id, reps = batch["room_id"], batch["representatives"]
+    understood = [_understanding(rep) for rep in reps]
+    with rt.engine.begin() as conn:
+        row = room_state_for_update(conn, room_id)
+        context = RoomContext.from_row(row, stock_levels(conn))
+        context, choices, alerts = decide_window(room_id, batch["window_id"], reps, understood, context, rt.catalogue,
+                                                 rt.host_context, rt.answer_config, time.time())
+        update_room_state(conn, room_id, policy=context.policy.to_dict(), heat=context.heat.to_dict(),
+                          cards=context.cards.to_dict(), mode=context.policy.mode)
+    for rep, choice in zip(reps, choices, strict=True):
+        rep.update(choice.to_dict())
+    batch["alerts"] = [msgspec.to_builtins(alert) for alert in alerts]
     _timed(batch, "recommend", started)
     return batch
 
 
 @app.task(name="livebot.generate")
 def generate(batch: Batch) -> Batch:
+    """Replies for the questions the policy answers: the LLM when configured, else templates;
+    every reply through the guard."""
     started = time.perf_counter()
-    catalogue = runtime().catalogue
-    for rep in batch["representatives"]:
-        chosen = rep["recommendation"]
-        product = catalogue.by_sku(chosen["sku"]) if chosen["sku"] else None
-        rep["reply"] = generate_stage.generate(
-            rep["understanding"]["intent"], product, chosen["in_stock"], persona=catalogue.room_name or "主播"
-        )
+    rt = runtime()
+    reps = batch["representatives"]
+    with rt.engine.connect() as conn:
+        stock = stock_levels(conn)  # now, not when the window closed: stock may have run out since
+    choices = [_choice(rep) for rep in reps]
+    requests = reply_requests(reps, [_understanding(rep) for rep in reps], choices, rt.catalogue, stock,
+                              rt.answer_config)
+    wanted = [request for request in requests if request is not None]
+    replies = iter(respond(wanted, persona=rt.persona, generator=rt.generator, sensitive=rt.sensitive(),
+                           template_set=rt.templates) if wanted else [])
+    for rep, request in zip(reps, requests, strict=True):
+        if request is not None:
+            rep["reply"] = next(replies).to_dict()
     _timed(batch, "generate", started)
     return batch
 
 
 @app.task(name="livebot.publish")
 def publish(batch: Batch) -> dict[str, int]:
-    """The window's statistics, its turns and its reply actions, each written once."""
-    rt = runtime()
+    """The window's statistics, its turns, its unanswered questions and its actions, each once."""
     window = msgspec.convert(batch, WindowBatch)
     now = time.time()
-    reply_actions, turns = [], []
+    timings = batch.get("timings_ms", {})
+    to_send: list[Action] = []
+    turns, unanswered = [], [_unanswered_row(window, u) for u in window.unanswered]
     for rep in batch["representatives"]:
-        action, turn = _reply_and_turn(window, rep, batch.get("timings_ms", {}), now)
-        reply_actions.append(action)
+        if "reply" not in rep:  # held back by the reply policy
+            reason = rep.get("decision", {}).get("reason", "skipped")
+            unanswered.append(_unanswered_row(window, Unanswered(
+                rep["cluster_id"], rep["text"], rep["size"], rep["distinct_viewers"], f"policy:{reason}",
+                rep["first_event_time"])))
+            continue
+        action, turn = _reply_and_turn(window, rep, timings, now)
+        to_send.append(action)
         turns.append(turn)
+        if rep.get("show_card"):
+            to_send.append(_product_card(window, rep, now))
+    to_send += [_alert(window, alert, now) for alert in batch.get("alerts", [])]
 
     def rows(conn: Connection) -> None:
         insert_ignore(conn, window_stats, [_stats_row(window)])
         insert_ignore(conn, conversation_turns, turns)
-        insert_ignore(conn, unanswered_questions, [_unanswered_row(window, u) for u in window.unanswered])
+        insert_ignore(conn, unanswered_questions, unanswered)
 
-    sent = send_actions(reply_actions, rows)
-    log.info("window published", extra={"room_id": window.room_id, "window_id": window.window_id, "replies": sent})
-    return {"replies": sent}
+    sent = send_actions(to_send, rows)
+    log.info("window published", extra={"room_id": window.room_id, "window_id": window.window_id, "actions": sent})
+    return {"actions": sent}
 
 
 @app.task(name="livebot.publish_moderations")
@@ -135,6 +181,36 @@ def send_actions(to_send: Sequence[Action], rows: Callable[[Connection], None] |
     with rt.engine.begin() as conn:
         mark_published(conn, [row["action_id"] for row in pending])
     return len(pending)
+
+
+def _understanding(rep: Batch) -> Understanding:
+    return Understanding(**rep["understanding"])
+
+
+def _choice(rep: Batch) -> Choice:
+    decision = rep["decision"]
+    return Choice(Recommendation.from_dict(rep["recommendation"]),
+                  Decision(0, decision["action"], decision["reason"], decision["strategy"]), rep["show_card"])
+
+
+def _product_card(window: WindowBatch, rep: Batch, now: float) -> ProductAction:
+    chosen = rep["recommendation"]
+    return ProductAction(
+        action_id=derive_id(window.room_id, window.window_id, rep["cluster_id"], "product"),
+        room_id=window.room_id, created_at=iso(now), source_event_ids=rep["source_event_ids"],
+        cluster_size=rep["size"], window_id=window.window_id, event_time=rep["first_event_time"],
+        latency_ms=round((now - rep["first_event_time"]) * 1000.0, 1),
+        sku=chosen["sku"], reasons=chosen["reasons"],
+    )
+
+
+def _alert(window: WindowBatch, alert: dict[str, Any], now: float) -> AlertAction:
+    return AlertAction(
+        # Keyed by the surge, not the window: one alert per surge however many windows see it.
+        action_id=derive_id(window.room_id, alert["kind"], alert["since"], "alert"),
+        room_id=window.room_id, created_at=iso(now), source_event_ids=[], window_id=window.window_id,
+        event_time=alert["since"], kind=alert["kind"], detail=alert["detail"],
+    )
 
 
 def _reply_and_turn(window: WindowBatch, rep: Batch, timings: dict[str, float], now: float) -> tuple[ReplyAction, dict[str, Any]]:
