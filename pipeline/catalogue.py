@@ -39,7 +39,7 @@ class Product:
     @property
     def names(self) -> tuple[str, ...]:
         """Every string a viewer or the host may use for this product, longest first."""
-        return tuple(sorted({self.name, *self.aliases}, key=len, reverse=True))
+        return tuple(sorted({self.name, *self.aliases}, key=lambda name: (-len(name), name)))
 
     @property
     def selling_price(self) -> Decimal:
