@@ -83,8 +83,11 @@ class Settings(BaseSettings):
     lexicon_reload_s: float = Field(5.0, description="how often lexicon files are checked for changes, seconds")
 
     # --- models ----------------------------------------------------------------------------
-    intent_model_path: str = Field("", description="intent/slot model directory; empty = the project's default")
-    sentiment_model_path: str = Field("", description="sentiment model directory; empty = the project's default")
+    understand_model_dir: str = Field(
+        "", description="folder with the `intent/` and `sentiment/` models (a new version there is loaded and "
+        "swapped in while serving); empty = the project's own, in models/default"
+    )
+    model_reload_check_s: float = Field(30.0, description="how often workers look for a new model version, seconds")
     embedder_path: str = Field("", description="sentence-transformers directory; empty = character n-grams")
     llm_path: str = Field(
         "", description="ChatGLM/GLM model directory, or an OpenAI-compatible URL (`http://host:8000/v1#model`); "

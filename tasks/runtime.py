@@ -11,8 +11,9 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Callable
 from functools import cached_property
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine
 
@@ -29,11 +30,16 @@ from pipeline.taxonomy import Understanding
 
 log = logging.getLogger(__name__)
 
+if TYPE_CHECKING:
+    from models.understand import ModelRegistry
+
 
 class Runtime:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.warm = False
+        self._model_stamp: tuple[float, ...] = ()
+        self._model_checked = 0.0
 
     @cached_property
     def catalogue(self) -> Catalogue:
@@ -78,12 +84,32 @@ class Runtime:
         return load_generator(self.settings.llm_path, **options)
 
     @cached_property
-    def understand(self) -> Callable[[list[str]], list[Understanding]]:
-        """Texts → understandings, batched (the model issue's models; keyword rules before them)."""
-        from pipeline.understand import understand as by_keywords
+    def models(self) -> ModelRegistry:
+        """The intent/slot/sentiment models: loaded and warmed once, swapped when a new version lands."""
+        from models.understand import ModelRegistry
 
-        catalogue = self.catalogue
-        return lambda texts: [Understanding(**u) for u in by_keywords(texts, catalogue)]
+        registry = ModelRegistry(self.catalogue)
+        registry.load(self.model_dir)
+        self._model_stamp = _stamp(self.model_dir)
+        self._model_checked = time.monotonic()
+        return registry
+
+    @property
+    def model_dir(self) -> Path:
+        from models.understand import DEFAULT_MODEL_DIR
+
+        return Path(self.settings.understand_model_dir) if self.settings.understand_model_dir else DEFAULT_MODEL_DIR
+
+    def understand(self, texts: list[str]) -> list[Understanding]:
+        """Texts → understandings, one batch; looks for a new model version now and then."""
+        registry = self.models
+        if time.monotonic() - self._model_checked >= self.settings.model_reload_check_s:
+            self._model_checked = time.monotonic()
+            stamp = _stamp(self.model_dir)
+            if stamp != self._model_stamp:  # load and warm beside the live one, then swap
+                self._model_stamp = stamp
+                registry.reload(self.model_dir)
+        return registry.predict(texts)
 
     def sensitive(self) -> Prefilter:
         """The prefilter whose sensitive lexicon the output guard uses (reloads on change)."""
@@ -101,6 +127,12 @@ class Runtime:
             pass
         self.warm = True
         log.info("warmed up", extra={"pid": os.getpid(), "seconds": round(time.perf_counter() - started, 3)})
+
+
+def _stamp(model_dir: Path) -> tuple[float, ...]:
+    """When the model files last changed: a new version is a new stamp."""
+    files = [model_dir / sub / "model.safetensors" for sub in ("intent", "sentiment")]
+    return tuple(f.stat().st_mtime if f.exists() else 0.0 for f in files)
 
 
 _lock = threading.Lock()

@@ -1,0 +1,447 @@
+"""Training of livebot's own models: intent (+ slot tagger), sentiment and the embedder.
+
+Each entry point is a plain function that writes one self-contained folder (weights as
+safetensors, tokenizer, `meta.json` with the data versions read, the settings and the metrics):
+
+    train_intent(out_dir, *, base=None, seed=0, ...)     -> meta dict
+    train_sentiment(out_dir, *, base=None, seed=0, ...)  -> meta dict
+    train_embedder(out_dir, *, base=None, seed=0, ...)   -> meta dict   (see models/embedder.py)
+
+With `base=None` a tiny BERT (`encoder.tiny_config`) is trained from scratch over a character
+vocabulary built from the training text; with `base=PATH` the same code fine-tunes an operator's
+pretrained BERT checkpoint on disk (its own tokenizer and config). Real data is read from
+`../shared/data/` when present (`data_dir=None` = the default location; `use_real=False` =
+synthetic only, as the tests do).
+
+All defaults in one command (≈10 minutes on two CPU cores):
+
+    .venv/bin/python -m models.train --all --out models/default
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import platform
+import random
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from models import data as realdata
+from models.encoder import BertForUnderstanding, TextClassifier, tiny_config
+from models.slots import RuleTagger
+from models.synth import Example, generate
+from models.tokenizer import DEFAULT_MAX_LENGTH, build_vocab, clip_text, load_tokenizer, make_tokenizer, prepare, save_tokenizer
+from pipeline.catalogue import SAMPLE_CATALOGUE, Catalogue
+from pipeline.taxonomy import INTENTS, SENTIMENTS, SLOT_TAG_INDEX, SLOT_TAGS
+
+META_FILE = "meta.json"
+
+
+# ---------------------------------------------------------------------------------------------
+# Shared machinery
+
+
+def set_seed(seed: int, threads: int = 2) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+    torch.set_num_threads(max(1, threads))
+
+
+@dataclass(frozen=True)
+class Encoded:
+    input_ids: list[int]
+    label: int
+    token_labels: list[int] | None  # None: no slot supervision for this example
+
+
+def encode_examples(
+    tokenizer, texts: Sequence[str], labels: Sequence[int], *, max_length: int,
+    spans: Sequence[Sequence[tuple[str, int, int]] | None] | None = None,
+) -> list[Encoded]:
+    """Tokenize once up front; BIO labels from character spans through the offset mapping."""
+    prepared = [prepare(clip_text(t, max_length - 2)) for t in texts]
+    enc = tokenizer(prepared, truncation=True, max_length=max_length, return_offsets_mapping=spans is not None)
+    out: list[Encoded] = []
+    for i, ids in enumerate(enc["input_ids"]):
+        token_labels = None
+        if spans is not None and spans[i] is not None:
+            token_labels = []
+            for start, end in enc["offset_mapping"][i]:
+                if end <= start:
+                    token_labels.append(-100)  # [CLS], [SEP]
+                    continue
+                tag = "O"
+                for slot, s, e in spans[i]:
+                    if s <= start < e:
+                        tag = ("B-" if start == s else "I-") + slot
+                        break
+                token_labels.append(SLOT_TAG_INDEX[tag])
+        out.append(Encoded(list(ids), labels[i], token_labels))
+    return out
+
+
+def _batches(data: list[Encoded], batch_size: int, rng: random.Random) -> list[list[Encoded]]:
+    """Shuffled, then length-bucketed inside chunks of 50 batches, then batch order shuffled."""
+    order = data[:]
+    rng.shuffle(order)
+    chunk = batch_size * 50
+    batches: list[list[Encoded]] = []
+    for lo in range(0, len(order), chunk):
+        part = sorted(order[lo : lo + chunk], key=lambda e: len(e.input_ids))
+        batches.extend(part[i : i + batch_size] for i in range(0, len(part), batch_size))
+    rng.shuffle(batches)
+    return batches
+
+
+def collate(batch: list[Encoded], pad_id: int = 0) -> dict[str, torch.Tensor]:
+    width = max(len(e.input_ids) for e in batch)
+    ids = torch.full((len(batch), width), pad_id, dtype=torch.long)
+    mask = torch.zeros((len(batch), width), dtype=torch.long)
+    labels = torch.tensor([e.label for e in batch], dtype=torch.long)
+    out = {"input_ids": ids, "attention_mask": mask, "labels": labels}
+    with_tokens = any(e.token_labels is not None for e in batch)
+    if with_tokens:
+        tok = torch.full((len(batch), width), -100, dtype=torch.long)
+    for i, e in enumerate(batch):
+        n = len(e.input_ids)
+        ids[i, :n] = torch.tensor(e.input_ids)
+        mask[i, :n] = 1
+        if with_tokens and e.token_labels is not None:
+            tok[i, :n] = torch.tensor(e.token_labels)
+    if with_tokens:
+        out["token_labels"] = tok
+    return out
+
+
+def fit(
+    model: torch.nn.Module, data: list[Encoded], *, epochs: float, batch_size: int, lr: float, seed: int,
+    desc: str, max_steps: int | None = None, pad_id: int = 0, warmup: float = 0.06,
+) -> dict[str, float]:
+    """AdamW with linear warm-up and decay; a tqdm bar over the optimisation steps."""
+    rng = random.Random(seed)
+    steps_per_epoch = math.ceil(len(data) / batch_size)
+    total = max(1, int(steps_per_epoch * epochs))
+    if max_steps is not None:
+        total = min(total, max_steps)
+    no_decay = [p for n, p in model.named_parameters() if p.ndim < 2]
+    decay = [p for n, p in model.named_parameters() if p.ndim >= 2]
+    opt = torch.optim.AdamW([{"params": decay, "weight_decay": 0.01}, {"params": no_decay, "weight_decay": 0.0}], lr=lr)
+    warm = max(1, int(total * warmup))
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: min((s + 1) / warm, max(0.0, (total - s) / max(1, total - warm))))
+    model.train()
+    step, t0, running = 0, time.time(), 0.0
+    bar = tqdm(total=total, desc=desc, unit="step", dynamic_ncols=True, mininterval=1.0)
+    while step < total:
+        for batch in _batches(data, batch_size, rng):
+            out = model(**collate(batch, pad_id))
+            out.loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            opt.step()
+            sched.step()
+            opt.zero_grad(set_to_none=True)
+            loss_value = out.loss.detach().item()
+            running = 0.98 * running + 0.02 * loss_value if step else loss_value
+            step += 1
+            bar.update(1)
+            if step % 20 == 0:
+                bar.set_postfix(loss=f"{running:.3f}")
+            if step >= total:
+                break
+    bar.close()
+    model.eval()
+    return {"steps": step, "seconds": round(time.time() - t0, 1), "final_loss": round(running, 4)}
+
+
+def new_model(
+    *, base: Path | None, tokenizer, labels: Sequence[str], token_labels: Sequence[str] = (), task: str,
+    hidden: int, layers: int, max_length: int,
+) -> BertForUnderstanding:
+    id2label = dict(enumerate(labels))
+    extra = {
+        "id2label": id2label, "label2id": {v: k for k, v in id2label.items()}, "num_labels": len(labels),
+        "num_token_labels": len(token_labels), "token_labels": list(token_labels), "task": task,
+        "max_length_serving": max_length,
+    }
+    if base is not None:
+        # a base with other heads (or none) keeps its encoder; the heads start fresh
+        return BertForUnderstanding.from_pretrained(str(base), local_files_only=True, ignore_mismatched_sizes=True, **extra)
+    from models.tokenizer import vocab_size
+
+    config = tiny_config(vocab_size(tokenizer), hidden=hidden, layers=layers, max_length=max_length)
+    config.update(extra)
+    return BertForUnderstanding(config)
+
+
+def get_tokenizer(base: Path | None, tokenizer_dir: Path | None, texts: Callable[[], list[str]], max_length: int):
+    """The base checkpoint's tokenizer, a given project tokenizer, or a new one built from `texts`.
+    Returns (tokenizer, vocab list or None)."""
+    if base is not None:
+        return load_tokenizer(base), None
+    if tokenizer_dir is not None:
+        vocab = (Path(tokenizer_dir) / "vocab.txt").read_text(encoding="utf-8").splitlines()
+        return make_tokenizer(vocab, max_length=max_length), vocab
+    vocab = build_vocab(texts())
+    return make_tokenizer(vocab, max_length=max_length), vocab
+
+
+def save_folder(out_dir: Path, model: torch.nn.Module, tokenizer, vocab: list[str] | None, meta: dict) -> None:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(str(out_dir), safe_serialization=True)
+    if vocab is not None:
+        save_tokenizer(tokenizer, vocab, out_dir)
+    else:
+        tokenizer.save_pretrained(str(out_dir))
+    (out_dir / META_FILE).write_text(json.dumps(meta, ensure_ascii=False, indent=2), encoding="utf-8")
+
+
+def _environment() -> dict[str, str]:
+    import transformers
+
+    return {"python": platform.python_version(), "torch": torch.__version__, "transformers": transformers.__version__,
+            "threads": str(torch.get_num_threads())}
+
+
+def _spans(ex: Example) -> list[tuple[str, int, int]]:
+    return [(s.slot, s.start, s.end) for s in ex.spans]
+
+
+# ---------------------------------------------------------------------------------------------
+# Intent + slots
+
+
+def train_intent(
+    out_dir: str | Path,
+    *,
+    base: str | Path | None = None,
+    seed: int = 0,
+    catalogue: str | Path | Catalogue | None = None,
+    data_dir: str | Path | None = None,
+    use_real: bool = True,
+    n_synth: int = 24000,
+    n_chatter: int = 2000,
+    epochs: float = 3.0,
+    batch_size: int = 64,
+    lr: float | None = None,
+    hidden: int = 128,
+    layers: int = 2,
+    max_length: int = DEFAULT_MAX_LENGTH,
+    max_steps: int | None = None,
+    slot_head: bool = True,
+    tokenizer_dir: str | Path | None = None,
+    n_heldout: int = 2200,
+    threads: int = 2,
+) -> dict:
+    """Train the intent classifier (and a BIO slot head to measure against the rules tagger)."""
+    t_start = time.time()
+    set_seed(seed, threads)
+    out = Path(out_dir)
+    base_path = Path(base) if base is not None else None
+    cat = catalogue if isinstance(catalogue, Catalogue) else Catalogue.load(catalogue or SAMPLE_CATALOGUE)
+    data_root = Path(data_dir) if data_dir is not None else None
+    real = use_real and realdata.data_available(data_root, realdata.INTENT_DEV, *realdata.DANMAKU_FILES)
+    log = realdata.DataLog()
+
+    synth = generate(cat, n_synth, seed=seed)
+    log.generated("models.synth.generate", rows=len(synth), seed=seed, role="train: intent + slots")
+    chatter: list[str] = []
+    if real and n_chatter:
+        chatter = realdata.read_danmaku_chatter(
+            data_root, limit=n_chatter, seed=seed, log=log, exclude=realdata.dev_exclusion(data_root)
+        )
+    texts = [e.text for e in synth] + chatter
+    labels = [INTENTS.index(e.intent) for e in synth] + [INTENTS.index("chitchat")] * len(chatter)
+    spans: list = [_spans(e) for e in synth] + [None] * len(chatter)
+
+    tokenizer, vocab = get_tokenizer(base_path, Path(tokenizer_dir) if tokenizer_dir else None, lambda: texts, max_length)
+    model = new_model(
+        base=base_path, tokenizer=tokenizer, labels=INTENTS, token_labels=SLOT_TAGS if slot_head else (),
+        task="intent", hidden=hidden, layers=layers, max_length=max_length,
+    )
+    encoded = encode_examples(tokenizer, texts, labels, max_length=max_length, spans=spans if slot_head else None)
+    train_info = fit(
+        model, encoded, epochs=epochs, batch_size=batch_size, lr=lr or (5e-5 if base_path else 1e-3), seed=seed,
+        desc="intent", max_steps=max_steps, pad_id=tokenizer.pad_token_id or 0,
+    )
+    meta = {
+        "task": "intent", "labels": list(INTENTS), "slot_tags": list(SLOT_TAGS) if slot_head else [],
+        "base": str(base_path) if base_path else None, "seed": seed, "catalogue": cat.room_id,
+        "settings": {"n_synth": n_synth, "n_chatter": len(chatter), "epochs": epochs, "batch_size": batch_size,
+                     "hidden": model.config.hidden_size, "layers": model.config.num_hidden_layers, "max_length": max_length},
+        "training": train_info, "data": log.entries, "environment": _environment(),
+    }
+    save_folder(out, model, tokenizer, vocab, meta)
+
+    # Metrics on a held-out generated split (a different seed) and, when present, the real dev set.
+    from models.evaluate import intent_metrics, slot_comparison
+
+    heldout = generate(cat, n_heldout, seed=seed + 10_007)
+    clf = TextClassifier(out, device="cpu")
+    metrics = {"generated_heldout": intent_metrics(clf, [e.text for e in heldout], [e.intent for e in heldout])}
+    metrics["slots_generated_heldout"] = slot_comparison(clf, RuleTagger(cat), heldout)
+    if real:
+        dev = realdata.read_intent_dev(data_root, log=log)
+        metrics["real_dev"] = intent_metrics(clf, [r.text for r in dev], [r.intent for r in dev])
+    meta["slot_tagger"] = metrics["slots_generated_heldout"]["chosen"]
+    meta["metrics"] = metrics
+    meta["data"] = log.entries
+    meta["seconds_total"] = round(time.time() - t_start, 1)
+    (out / META_FILE).write_text(json.dumps(meta, ensure_ascii=False, indent=2), encoding="utf-8")
+    return meta
+
+
+# ---------------------------------------------------------------------------------------------
+# Sentiment
+
+
+def train_sentiment(
+    out_dir: str | Path,
+    *,
+    base: str | Path | None = None,
+    seed: int = 0,
+    catalogue: str | Path | Catalogue | None = None,
+    data_dir: str | Path | None = None,
+    use_real: bool = True,
+    n_synth: int = 12000,
+    reviews_per_file: int = 15000,
+    epochs: float = 3.0,
+    batch_size: int = 64,
+    lr: float | None = None,
+    hidden: int = 128,
+    layers: int = 2,
+    max_length: int = 128,  # reviews are long; live comments are far shorter either way
+    max_steps: int | None = None,
+    tokenizer_dir: str | Path | None = None,
+    threads: int = 2,
+) -> dict:
+    """Train the 3-way sentiment classifier (neg/neu/pos) on real reviews + generated comments.
+
+    Reviews carry only neg/pos; the generated comments bring the neutral questions a live room
+    is mostly made of, and the moods viewers add to them.
+    """
+    t_start = time.time()
+    set_seed(seed, threads)
+    out = Path(out_dir)
+    base_path = Path(base) if base is not None else None
+    cat = catalogue if isinstance(catalogue, Catalogue) else Catalogue.load(catalogue or SAMPLE_CATALOGUE)
+    data_root = Path(data_dir) if data_dir is not None else None
+    real = use_real and realdata.data_available(data_root, *realdata.SENTIMENT_TRAIN_FILES)
+    log = realdata.DataLog()
+
+    synth = generate(cat, n_synth, seed=seed + 1)
+    log.generated("models.synth.generate", rows=len(synth), seed=seed + 1, role="train: sentiment (comments)")
+    pairs = [(e.text, e.sentiment) for e in synth]
+    if real:
+        pairs += realdata.read_labelled_reviews(
+            data_root, per_file=reviews_per_file, seed=seed, log=log, exclude=realdata.dev_exclusion(data_root)
+        )
+    texts = [t for t, _ in pairs]
+    labels = [SENTIMENTS.index(s) for _, s in pairs]
+
+    tokenizer, vocab = get_tokenizer(base_path, Path(tokenizer_dir) if tokenizer_dir else None, lambda: texts, max_length)
+    model = new_model(base=base_path, tokenizer=tokenizer, labels=SENTIMENTS, task="sentiment", hidden=hidden,
+                      layers=layers, max_length=max_length)
+    encoded = encode_examples(tokenizer, texts, labels, max_length=max_length)
+    train_info = fit(
+        model, encoded, epochs=epochs, batch_size=batch_size, lr=lr or (5e-5 if base_path else 1e-3), seed=seed,
+        desc="sentiment", max_steps=max_steps, pad_id=tokenizer.pad_token_id or 0,
+    )
+    meta = {
+        "task": "sentiment", "labels": list(SENTIMENTS), "base": str(base_path) if base_path else None, "seed": seed,
+        "settings": {"n_synth": n_synth, "reviews_per_file": reviews_per_file, "epochs": epochs, "batch_size": batch_size,
+                     "hidden": model.config.hidden_size, "layers": model.config.num_hidden_layers, "max_length": max_length,
+                     "long_texts": f"head+tail clipped to {max_length - 2} characters"},
+        "training": train_info, "data": log.entries, "environment": _environment(),
+    }
+    save_folder(out, model, tokenizer, vocab, meta)
+
+    from models.evaluate import sentiment_metrics
+
+    clf = TextClassifier(out, device="cpu")
+    heldout = generate(cat, 2000, seed=seed + 20_011)
+    metrics = {"generated_heldout": sentiment_metrics(clf, [e.text for e in heldout], [e.sentiment for e in heldout])}
+    if use_real and realdata.data_available(data_root, realdata.CHNSENTICORP_DEV):
+        dev = realdata.read_chnsenticorp_dev(data_root, log=log)
+        metrics["chnsenticorp_dev"] = sentiment_metrics(clf, [t for t, _ in dev], [s for _, s in dev], binary=True)
+    if use_real and realdata.data_available(data_root, realdata.INTENT_DEV):
+        rows = realdata.read_intent_dev(data_root, log=log)
+        metrics["real_dev"] = sentiment_metrics(clf, [r.text for r in rows], [r.sentiment for r in rows])
+    meta["metrics"] = metrics
+    meta["data"] = log.entries
+    meta["seconds_total"] = round(time.time() - t_start, 1)
+    (out / META_FILE).write_text(json.dumps(meta, ensure_ascii=False, indent=2), encoding="utf-8")
+    return meta
+
+
+def train_embedder(out_dir: str | Path, **kwargs) -> dict:
+    """Contrastive sentence embedder; see `models.embedder.train_embedder` for the arguments."""
+    from models.embedder import train_embedder as _train
+
+    return _train(out_dir, **kwargs)
+
+
+# ---------------------------------------------------------------------------------------------
+# Command line: python -m models.train {intent,sentiment,embedder,--all} --out DIR
+
+
+def build_shared_tokenizer(out_dir: Path, *, seed: int, data_dir: Path | None, catalogue: Catalogue) -> Path:
+    """One vocabulary for all default models, so serving tokenizes a comment once."""
+    texts = [e.text for e in generate(catalogue, 30000, seed=seed)]
+    if realdata.data_available(data_dir, *realdata.SENTIMENT_TRAIN_FILES, *realdata.DANMAKU_FILES):
+        exclude = realdata.dev_exclusion(data_dir)
+        texts += [t for t, _ in realdata.read_labelled_reviews(data_dir, per_file=10000, seed=seed, log=None, exclude=exclude)]
+        texts += realdata.read_danmaku_texts(data_dir, limit=30000, seed=seed, exclude=exclude)
+        if realdata.data_available(data_dir, realdata.PARAPHRASE_TRAIN):
+            for a, b, _ in realdata.read_paraphrase_pairs(Path(data_dir or realdata.DEFAULT_DATA_DIR) / realdata.PARAPHRASE_TRAIN):
+                texts += [a, b]
+    vocab = build_vocab(texts, max_size=6000, min_freq=3)
+    tok_dir = out_dir / "_tokenizer"
+    save_tokenizer(make_tokenizer(vocab), vocab, tok_dir)
+    return tok_dir
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m models.train", description=__doc__.split("\n\n")[0])
+    parser.add_argument("task", nargs="?", choices=("intent", "sentiment", "embedder"))
+    parser.add_argument("--all", action="store_true", help="train intent, sentiment and embedder into OUT/<task>")
+    parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--base", type=Path, default=None, help="fine-tune this pretrained BERT folder")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--data-dir", type=Path, default=None)
+    parser.add_argument("--catalogue", type=Path, default=None)
+    parser.add_argument("--threads", type=int, default=2, help="torch CPU threads (1 on a busy shared machine)")
+    args = parser.parse_args(argv)
+    if not args.all and not args.task:
+        parser.error("name a task or pass --all")
+    cat = Catalogue.load(args.catalogue or SAMPLE_CATALOGUE)
+    common = {"base": args.base, "seed": args.seed, "data_dir": args.data_dir, "threads": args.threads}
+    if args.all:
+        import shutil
+
+        args.out.mkdir(parents=True, exist_ok=True)
+        tok_dir = None if args.base else build_shared_tokenizer(args.out, seed=args.seed, data_dir=args.data_dir, catalogue=cat)
+        summary = {}
+        for task, fn in (("intent", train_intent), ("sentiment", train_sentiment), ("embedder", train_embedder)):
+            meta = fn(args.out / task, catalogue=cat, tokenizer_dir=tok_dir, **common)
+            summary[task] = meta.get("metrics")
+        if tok_dir is not None:
+            shutil.rmtree(tok_dir)
+        print(json.dumps(summary, ensure_ascii=False))
+        return 0
+    fn = {"intent": train_intent, "sentiment": train_sentiment, "embedder": train_embedder}[args.task]
+    meta = fn(args.out, catalogue=cat, **common)
+    print(json.dumps(meta.get("metrics"), ensure_ascii=False))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

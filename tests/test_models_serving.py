@@ -1,0 +1,277 @@
+"""Training, saving, loading, predicting and hot-swapping livebot's own models.
+
+The models here are tiny (hidden 32, one layer, a few hundred steps on generated data only), so
+the module runs in well under a minute on two CPU cores and never needs `../shared/data`; they
+still go through the real code paths that build the default models.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+from models import data as realdata
+from models.embedder import load_embedder, train_embedder
+from models.evaluate import evaluate_embedder, evaluate_intent, evaluate_sentiment, ngram_cosine
+from models.synth import generate
+from models.train import train_intent, train_sentiment
+from models.understand import ModelRegistry, Understander
+from pipeline.catalogue import SAMPLE_CATALOGUE, Catalogue
+from pipeline.taxonomy import INTENTS, SENTIMENTS, Understanding
+
+TINY = {"hidden": 32, "layers": 1, "use_real": False, "threads": 2}
+
+
+@pytest.fixture(scope="module")
+def catalogue() -> Catalogue:
+    return Catalogue.load(SAMPLE_CATALOGUE)
+
+
+@pytest.fixture(scope="module")
+def model_dirs(tmp_path_factory, catalogue) -> dict[str, Path]:
+    """Two versions of a tiny intent + sentiment pair, trained once for the module."""
+    root = tmp_path_factory.mktemp("models")
+    dirs = {}
+    for version, seed, steps in (("v1", 0, 400), ("v2", 1, 40)):
+        base = root / version
+        train_intent(base / "intent", seed=seed, catalogue=catalogue, n_synth=2200, max_steps=steps, batch_size=32,
+                     lr=3e-3, n_heldout=330, **TINY)
+        train_sentiment(base / "sentiment", seed=seed, catalogue=catalogue, n_synth=1500, max_steps=steps // 2,
+                        batch_size=32, lr=3e-3, **TINY)
+        dirs[version] = base
+    return dirs
+
+
+# -- training writes a complete, reproducible folder ---------------------------------------------
+
+
+def test_training_writes_safetensors_tokenizer_and_meta(model_dirs):
+    folder = model_dirs["v1"] / "intent"
+    for name in ("model.safetensors", "config.json", "tokenizer.json", "vocab.txt", "meta.json"):
+        assert (folder / name).is_file(), name
+    meta = json.loads((folder / "meta.json").read_text(encoding="utf-8"))
+    assert meta["labels"] == list(INTENTS)
+    assert meta["seed"] == 0
+    assert meta["data"][0]["generated"] and meta["data"][0]["seed"] == 0
+    assert meta["slot_tagger"] in ("rules", "hybrid", "token_head")
+    assert 0.0 <= meta["metrics"]["generated_heldout"]["macro_f1"] <= 1.0
+
+
+def test_tiny_intent_model_learns_the_generated_task(model_dirs):
+    meta = json.loads((model_dirs["v1"] / "intent" / "meta.json").read_text(encoding="utf-8"))
+    # chance is 1/11; 400 steps of a 1-layer model get far above it
+    assert meta["metrics"]["generated_heldout"]["accuracy"] > 0.6
+
+
+def test_same_seed_trains_the_same_weights(tmp_path, catalogue):
+    from safetensors.torch import load_file
+
+    kwargs = dict(seed=3, catalogue=catalogue, n_synth=300, max_steps=5, batch_size=16, n_heldout=22, **TINY)
+    train_intent(tmp_path / "a", **kwargs)
+    train_intent(tmp_path / "b", **kwargs)
+    a, b = load_file(tmp_path / "a" / "model.safetensors"), load_file(tmp_path / "b" / "model.safetensors")
+    assert a.keys() == b.keys()
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_fine_tunes_a_pretrained_checkpoint_given_as_base(tmp_path, model_dirs, catalogue):
+    base = model_dirs["v1"] / "intent"  # any BERT folder with a tokenizer serves as a base
+    meta = train_sentiment(tmp_path / "ft", base=base, seed=0, catalogue=catalogue, n_synth=200, max_steps=3,
+                           batch_size=16, use_real=False)
+    assert meta["base"] == str(base)
+    from transformers import AutoConfig
+
+    config = AutoConfig.from_pretrained(tmp_path / "ft", local_files_only=True)
+    assert config.hidden_size == 32 and config.num_labels == len(SENTIMENTS)
+
+
+# -- serving ------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def understander(model_dirs, catalogue) -> Understander:
+    return Understander.load(model_dirs["v1"], catalogue, device="cpu")
+
+
+def test_predict_returns_one_typed_result_per_comment(understander):
+    texts = ["修护霜多少钱", "好的谢谢", "卫衣有没有L码", ""]
+    results = understander.predict(texts)
+    assert len(results) == len(texts)
+    for r in results:
+        assert isinstance(r, Understanding)
+        assert r.intent in INTENTS and r.sentiment in SENTIMENTS
+        assert 0.0 < r.confidence <= 1.0 and 0.0 < r.sentiment_confidence <= 1.0
+    assert results[0].slots.get("product") == "SKU-CREAM-02"
+    assert results[2].slots.get("size") == "L" and results[2].slots.get("product") == "SKU-HOODIE-05"
+    assert understander.predict([]) == []
+
+
+def test_batched_prediction_matches_one_at_a_time(understander, catalogue):
+    texts = [e.text for e in generate(catalogue, 40, seed=21)]
+    batched = understander.predict(texts)
+    single = [understander.predict([t])[0] for t in texts]
+    assert [b.intent for b in batched] == [s.intent for s in single]
+    assert [b.slots for b in batched] == [s.slots for s in single]
+    assert all(abs(b.confidence - s.confidence) < 1e-4 for b, s in zip(batched, single))
+
+
+def test_runs_under_inference_mode_on_the_chosen_device(understander):
+    assert understander.device.type == ("cuda" if torch.cuda.is_available() else "cpu") or understander.device.type == "cpu"
+    assert not any(p.requires_grad and p.grad is not None for p in understander.intent.model.parameters())
+
+
+def test_missing_model_folder_is_reported_with_its_path(tmp_path, catalogue):
+    with pytest.raises(FileNotFoundError, match=str(tmp_path)):
+        Understander.load(tmp_path, catalogue)
+
+
+# -- hot reload ---------------------------------------------------------------------------------
+
+
+def test_registry_keeps_serving_during_a_swap_then_serves_the_new_version(model_dirs, catalogue):
+    registry = ModelRegistry(catalogue, device="cpu")
+    registry.load(model_dirs["v1"], version="v1")
+    texts = [e.text for e in generate(catalogue, 16, seed=5)]
+    seen: list[str] = []
+    errors: list[BaseException] = []
+    stop = threading.Event()
+
+    def serve() -> None:
+        while not stop.is_set():
+            try:
+                served = registry.predict_versioned(texts)
+                assert len(served.results) == len(texts)
+                seen.append(served.version)
+            except BaseException as exc:  # noqa: BLE001
+                errors.append(exc)
+                return
+
+    worker = threading.Thread(target=serve)
+    worker.start()
+    while not seen:
+        time.sleep(0.01)
+    future = registry.reload(model_dirs["v2"], version="v2")
+    assert future.result(timeout=60) == "v2"
+    count_at_swap = len(seen)
+    deadline = time.time() + 10
+    while len(seen) < count_at_swap + 3 and time.time() < deadline:
+        time.sleep(0.01)
+    stop.set()
+    worker.join(timeout=30)
+
+    assert not errors
+    assert seen[0] == "v1" and seen[-1] == "v2"
+    first_v2 = seen.index("v2")
+    assert set(seen[:first_v2]) == {"v1"} and set(seen[first_v2:]) == {"v2"}  # one clean switch
+    direct = Understander.load(model_dirs["v2"], catalogue, device="cpu", warm_up=False)
+    assert registry.predict(texts) == direct.predict(texts)
+
+
+def test_a_failed_reload_keeps_the_old_version(model_dirs, catalogue, tmp_path):
+    registry = ModelRegistry(catalogue, device="cpu")
+    registry.load(model_dirs["v1"], version="v1")
+    future = registry.reload(tmp_path / "nothing-here", version="broken")
+    with pytest.raises(FileNotFoundError):
+        future.result(timeout=30)
+    assert registry.version == "v1"
+    assert len(registry.predict(["多少钱"])) == 1
+
+
+# -- evaluation reports -------------------------------------------------------------------------
+
+
+def test_evaluation_writes_markdown_png_and_metrics(model_dirs, tmp_path, catalogue):
+    metrics = evaluate_intent(model_dirs["v1"] / "intent", tmp_path / "intent", catalogue=catalogue, n_heldout=110,
+                              data_dir=tmp_path / "no-data")
+    report = (tmp_path / "intent" / "report.md").read_text(encoding="utf-8")
+    assert "| price |" in report and "Confusion matrix" in report and "real dev set skipped" in report
+    assert (tmp_path / "intent" / "confusion_generated_heldout.png").read_bytes()[:4] == b"\x89PNG"
+    assert metrics["generated_heldout"]["n"] == 110
+    assert sum(map(sum, metrics["generated_heldout"]["confusion"])) == 110
+    s = evaluate_sentiment(model_dirs["v1"] / "sentiment", tmp_path / "sent", catalogue=catalogue, data_dir=tmp_path / "no-data")
+    assert set(s) == {"generated_heldout"}
+
+
+# -- embedder -----------------------------------------------------------------------------------
+
+
+def test_embedder_trains_saves_and_loads_offline_as_a_sentence_transformer(tmp_path, catalogue):
+    from sentence_transformers import SentenceTransformer
+
+    meta = train_embedder(tmp_path / "emb", seed=0, catalogue=catalogue, n_groups=120, max_steps=25, batch_size=16,
+                          lr=2e-3, **TINY)
+    model = SentenceTransformer(str(tmp_path / "emb"), device="cpu")
+    vectors = model.encode(["多少钱", "什么价", "发什么快递"], normalize_embeddings=True)
+    assert vectors.shape == (3, 32)
+    assert meta["metrics"]["generated_pairs"]["n"] > 0
+    assert load_embedder(tmp_path / "emb", device="cpu").encode(["多少钱"]).shape == (1, 32)
+    metrics = evaluate_embedder(tmp_path / "emb", tmp_path / "emb-report", catalogue=catalogue, data_dir=tmp_path / "no-data")
+    assert 0.0 <= metrics["generated_pairs"]["embedder_auc"] <= 1.0
+
+
+def test_char_ngram_baseline_scores_shared_characters_higher():
+    scores = ngram_cosine(["这个多少钱", "这个多少钱"], ["这个多少钱呀", "什么时候发货"])
+    assert scores[0] > 0.8 > 0.1 > scores[1]
+
+
+# -- the real data, when present ------------------------------------------------------------------
+
+
+@pytest.mark.skipif(not realdata.data_available(None, realdata.INTENT_DEV), reason="../shared/data is absent")
+def test_real_dev_set_reads_with_taxonomy_labels():
+    rows = realdata.read_intent_dev()
+    assert len(rows) >= 200
+    assert {r.intent for r in rows} <= set(INTENTS)
+    assert {r.sentiment for r in rows} <= set(SENTIMENTS)
+    assert all(r.intent == "other" for r in rows if r.ambiguous)
+
+
+@pytest.mark.skipif(not realdata.data_available(None, *realdata.DANMAKU_FILES, realdata.INTENT_DEV),
+                    reason="../shared/data is absent")
+def test_no_dev_line_enters_the_chitchat_training_pool():
+    excluded = realdata.dev_exclusion()
+    chatter = realdata.read_danmaku_chatter(None, limit=100_000, seed=0, log=None, exclude=excluded)
+    assert chatter and not any("".join(t.split()).lower() in excluded for t in chatter)
+
+
+def test_models_sharing_a_vocabulary_tokenize_once_with_the_same_results(tmp_path, catalogue):
+    from models.tokenizer import build_tokenizer
+
+    tok_dir = tmp_path / "tok"
+    build_tokenizer([e.text for e in generate(catalogue, 800, seed=2)], tok_dir, min_freq=1)
+    kwargs = dict(seed=0, catalogue=catalogue, n_synth=400, max_steps=20, batch_size=16, tokenizer_dir=tok_dir, **TINY)
+    train_intent(tmp_path / "m" / "intent", n_heldout=22, **kwargs)
+    train_sentiment(tmp_path / "m" / "sentiment", **kwargs)
+    shared = Understander.load(tmp_path / "m", catalogue, device="cpu", warm_up=False)
+    assert shared.shared_tokenizer
+    texts = [e.text for e in generate(catalogue, 30, seed=9)]
+    once = shared.predict(texts)
+    shared.shared_tokenizer = False  # the two-pass path
+    twice = shared.predict(texts)
+    assert [u.intent for u in once] == [u.intent for u in twice]
+    assert [u.sentiment for u in once] == [u.sentiment for u in twice]
+    assert all(abs(a.confidence - b.confidence) < 1e-4 for a, b in zip(once, twice))
+
+
+# -- the committed default models -----------------------------------------------------------------
+
+DEFAULT_DIR = Path(__file__).resolve().parent.parent / "models" / "default"
+
+
+@pytest.mark.skipif(not (DEFAULT_DIR / "intent" / "config.json").is_file(), reason="models/default not trained")
+def test_default_models_load_with_no_configuration_and_answer_plain_questions():
+    understander = Understander.load()
+    price, thanks, stock, refund = understander.predict(["修护霜多少钱", "谢谢主播", "卫衣还有L码吗", "我要退款"])
+    assert (price.intent, price.slots.get("product")) == ("price", "SKU-CREAM-02")
+    assert (thanks.intent, thanks.sentiment) == ("chitchat", "pos")
+    assert stock.intent == "stock" and stock.slots == {"product": "SKU-HOODIE-05", "size": "L"}
+    assert refund.intent == "after_sales"
+    assert understander.shared_tokenizer  # the defaults share one vocabulary: one tokenization per batch
+    embedder = load_embedder(DEFAULT_DIR / "embedder", device="cpu")
+    a, b, c = embedder.encode(["这个多少钱", "这个什么价", "什么时候发货"], normalize_embeddings=True)
+    assert float(a @ b) > float(a @ c)
