@@ -155,6 +155,74 @@ def respond(catalog: Path | None) -> None:
     respond_stream(sys.stdin, sys.stdout, install(settings))
 
 
+@main.command()
+def classify() -> None:
+    """Understand comments from stdin, one per line: one JSON line each with intent, confidence,
+    slots and sentiment (exactly what the `understand` task runs)."""
+    import json
+
+    from tasks.runtime import runtime
+
+    logs.setup("WARNING")
+    rt = runtime()
+    batch: list[str] = []
+
+    def flush() -> None:
+        for understood in rt.understand(batch):
+            click.echo(json.dumps(understood.to_dict(), ensure_ascii=False))
+        batch.clear()
+
+    for line in sys.stdin:
+        batch.append(line.rstrip("\n"))
+        if len(batch) >= 128:  # the models work in batches, as they do for a window
+            flush()
+    if batch:
+        flush()
+
+
+@main.command()
+@click.argument("task", type=click.Choice(["intent", "sentiment", "embedder", "all"]))
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True,
+              help="model folder to write (with `all`: OUT/intent, OUT/sentiment, OUT/embedder)")
+@click.option("--base", type=click.Path(exists=True, file_okay=False, path_type=Path), default=None,
+              help="fine-tune this pretrained BERT-style checkpoint instead of training from scratch")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--threads", type=int, default=2, show_default=True, help="CPU threads for torch")
+def train(task: str, out: Path, base: Path | None, seed: int, threads: int) -> None:
+    """Train a model reproducibly (fixed seeds; data versions recorded in OUT/meta.json)."""
+    from models.train import main as train_main
+
+    settings = get_settings()
+    argv = (["--all"] if task == "all" else [task]) + ["--out", str(out), "--seed", str(seed), "--threads",
+                                                        str(threads)]
+    argv += ["--base", str(base)] if base else []
+    argv += ["--data-dir", settings.data_dir] if settings.data_dir else []
+    argv += ["--catalogue", settings.catalogue_path] if settings.catalogue_path else []
+    raise SystemExit(train_main(argv))
+
+
+@main.command("eval")
+@click.argument("task", type=click.Choice(["intent", "sentiment", "embedder"]))
+@click.option("--model", "model_dir", type=click.Path(exists=True, file_okay=False, path_type=Path), default=None,
+              help="model folder (default: the shipped one)")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("reports"), show_default=True,
+              help="where to write the report (Markdown, JSON and confusion-matrix PNG)")
+def evaluate(task: str, model_dir: Path | None, out: Path) -> None:
+    """Evaluate a model: per-class precision/recall/F1, confusion matrix, the data used."""
+    import json
+
+    from models import evaluate as model_eval
+    from models.understand import DEFAULT_MODEL_DIR
+
+    settings = get_settings()
+    run = {"intent": model_eval.evaluate_intent, "sentiment": model_eval.evaluate_sentiment,
+           "embedder": model_eval.evaluate_embedder}[task]
+    report = run(model_dir or DEFAULT_MODEL_DIR / task, out / task, data_dir=settings.data_dir or None,
+                 catalogue=settings.catalogue_path or None)
+    click.echo(json.dumps(report, ensure_ascii=False, default=str)[:4000])
+    click.echo(f"report written to {out / task}", err=True)
+
+
 @main.group()
 def db() -> None:
     """Database schema commands."""

@@ -11,14 +11,13 @@ from __future__ import annotations
 
 import csv
 import hashlib
-import os
 import random
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_DATA_DIR = Path(os.environ.get("LIVEBOT_DATA_DIR", REPO_ROOT.parent / "shared" / "data"))
+DEFAULT_DATA_DIR = REPO_ROOT.parent / "shared" / "data"  # LIVEBOT_DATA_DIR (settings) overrides it
 
 SENTIMENT_TRAIN_FILES = ("sentiment/chnsenticorp_train.csv", "sentiment/online_shopping_8_cats.csv", "sentiment/waimai_10k.csv")
 CHNSENTICORP_DEV = "sentiment/chnsenticorp_dev.csv"

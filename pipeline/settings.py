@@ -98,6 +98,9 @@ class Settings(BaseSettings):
     persona_path: str = Field("", description="persona YAML; empty = the sample room's persona")
     templates_dir: str = Field("", description="folder of reply templates overriding the shipped ones; empty = none")
     catalogue_path: str = Field("", description="catalogue YAML; empty = the sample room's catalogue")
+    data_dir: str = Field(
+        "", description="real data for training, evaluation and benchmarks; empty = ../shared/data beside the repository"
+    )
 
     # --- observability ---------------------------------------------------------------------
     log_level: str = Field("INFO", description="Python log level")

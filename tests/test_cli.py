@@ -117,3 +117,24 @@ def test_reduce_reads_the_bilibili_csv_layout() -> None:
     assert result.exit_code == 0, result.output
     stats = json.loads(result.stdout.splitlines()[-1])["stats"]
     assert (stats["in"], stats["chatter"], stats["clustered"]) == (2, 1, 1)
+
+
+def test_classify_writes_intent_confidence_slots_and_sentiment_per_line() -> None:
+    result = CliRunner().invoke(main, ["classify"], input="精华多少钱\n敏感肌能用吗\n\n")
+    assert result.exit_code == 0, result.output
+    rows = [json.loads(line) for line in result.stdout.splitlines()]
+    assert len(rows) == 3  # one line out per line in, empty ones included
+    for row in rows:
+        assert {"intent", "confidence", "slots", "sentiment"} <= set(row)
+        assert 0.0 <= row["confidence"] <= 1.0 and row["sentiment"] in ("neg", "neu", "pos")
+    assert rows[0]["intent"] == "price" and rows[0]["slots"]["product"] == "SKU-SERUM-01"
+
+
+def test_eval_writes_a_report_with_per_class_scores_and_a_confusion_matrix(tmp_path: Path) -> None:
+    env = {**CLEAN_ENV, "LIVEBOT_DATA_DIR": str(tmp_path / "no-real-data")}  # generated held-out only
+    result = subprocess.run([LIVEBOT, "eval", "intent", "--out", str(tmp_path)], env=env, capture_output=True,
+                            text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    report = (tmp_path / "intent" / "report.md").read_text()
+    assert "| price |" in report and "macro" in report
+    assert list((tmp_path / "intent").glob("*.png"))
