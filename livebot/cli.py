@@ -223,6 +223,29 @@ def evaluate(task: str, model_dir: Path | None, out: Path) -> None:
     click.echo(f"report written to {out / task}", err=True)
 
 
+@main.command()
+@click.option("--rooms", type=int, default=20, show_default=True, help="rooms, with Zipf-distributed sizes")
+@click.option("--rate", type=float, default=500.0, show_default=True, help="comments per second, all rooms together")
+@click.option("--duration", type=float, default=60.0, show_default=True, help="seconds of traffic")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--malformed", type=float, default=0.01, show_default=True, help="share of malformed records")
+@click.option("--asr/--no-asr", default=True, help="also send host transcripts")
+@click.option("--stock/--no-stock", default=True, help="also send ERP stock events")
+@click.option("--replay", "replay_csv", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+              help="replay this real danmaku CSV instead of generating traffic")
+@click.option("--speed", type=float, default=1.0, show_default=True, help="with --replay: this many times faster")
+def loadgen(rooms: int, rate: float, duration: float, seed: int, malformed: float, asr: bool, stock: bool,
+            replay_csv: Path | None, speed: float) -> None:
+    """Produce realistic live-shopping load (floods, spam waves, malformed records) into Kafka."""
+    from livebot.loadgen import run_loadgen
+    from pipeline.kafka import resolve_bootstrap
+
+    settings = get_settings()
+    sent = run_loadgen(resolve_bootstrap(settings), settings, rooms=rooms, rate=rate, duration_s=duration, seed=seed,
+                       malformed_share=malformed, asr=asr, stock=stock, replay_csv=replay_csv, speed=speed)
+    click.echo(f"sent {sum(sent.values())} records: {dict(sent)}", err=True)
+
+
 @main.group()
 def db() -> None:
     """Database schema commands."""

@@ -138,3 +138,25 @@ def test_eval_writes_a_report_with_per_class_scores_and_a_confusion_matrix(tmp_p
     report = (tmp_path / "intent" / "report.md").read_text()
     assert "| price |" in report and "macro" in report
     assert list((tmp_path / "intent").glob("*.png"))
+
+
+def test_loadgen_command_sends_comments_and_malformed_records(kafka: str) -> None:
+    env = {"LIVEBOT_KAFKA_BOOTSTRAP": kafka, "LIVEBOT_TOPIC_DANMAKU": "cli.loadgen.danmaku"}
+    from pipeline.settings import get_settings
+
+    get_settings.cache_clear()
+    try:
+        result = CliRunner().invoke(main, ["loadgen", "--rooms", "3", "--rate", "200", "--duration", "1",
+                                           "--malformed", "0.2", "--no-asr", "--no-stock"], env=env)
+    finally:
+        get_settings.cache_clear()
+    assert result.exit_code == 0, result.output
+    values = [m.value() for m in read_all(kafka, ["cli.loadgen.danmaku"], idle_s=1.0)]
+    assert len(values) > 50
+    malformed = 0
+    for value in values:
+        try:
+            json.loads(value)["event_id"]
+        except (ValueError, KeyError, TypeError, UnicodeDecodeError):
+            malformed += 1
+    assert 0 < malformed < len(values)
