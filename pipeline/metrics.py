@@ -24,6 +24,10 @@ CONSUMER_LAG = Gauge("livebot_consumer_lag", "Records behind the partition's end
 STAGE_SECONDS = Histogram("livebot_stage_seconds", "Time per task stage for one window batch", ["stage"],
                           buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10))
 ACTIONS = Counter("livebot_actions_total", "Actions published", ["type"])
+REPLIES = Counter("livebot_replies_total", "Replies by how they were made (generated, fallback, template, ...)",
+                  ["outcome"])
+MODEL_BATCH = Histogram("livebot_model_batch_size", "Texts per model call", ["model"],
+                        buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256))
 
 
 def serve(port: int, ready: Callable[[], bool] = lambda: True) -> ThreadingHTTPServer | None:

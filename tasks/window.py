@@ -16,6 +16,7 @@ from typing import Any
 import msgspec
 from sqlalchemy import Connection
 
+from pipeline import metrics
 from pipeline.answer import Choice, RoomContext, decide_window, reply_requests
 from pipeline.contracts import (
     Action,
@@ -50,7 +51,9 @@ Batch = dict[str, Any]
 
 
 def _timed(batch: Batch, stage: str, started: float) -> None:
-    batch.setdefault("timings_ms", {})[stage] = (time.perf_counter() - started) * 1000.0
+    seconds = time.perf_counter() - started
+    batch.setdefault("timings_ms", {})[stage] = seconds * 1000.0
+    metrics.STAGE_SECONDS.labels(stage).observe(seconds)
 
 
 @app.task(name="livebot.understand")
@@ -58,6 +61,7 @@ def understand(batch: Batch) -> Batch:
     """Intent, slots and sentiment for the whole window at once (one model batch)."""
     started = time.perf_counter()
     reps = batch["representatives"]
+    metrics.MODEL_BATCH.labels("understand").observe(len(reps))
     for rep, understood in zip(reps, runtime().understand([r["text"] for r in reps]), strict=True):
         rep["understanding"] = understood.to_dict()
     _timed(batch, "understand", started)
@@ -102,7 +106,9 @@ def generate(batch: Batch) -> Batch:
                            template_set=rt.templates) if wanted else [])
     for rep, request in zip(reps, requests, strict=True):
         if request is not None:
-            rep["reply"] = next(replies).to_dict()
+            reply = next(replies)
+            metrics.REPLIES.labels(reply.outcome).inc()
+            rep["reply"] = reply.to_dict()
     _timed(batch, "generate", started)
     return batch
 
@@ -180,6 +186,8 @@ def send_actions(to_send: Sequence[Action], rows: Callable[[Connection], None] |
     # 3. remember they went out, so a redelivery does not send them again
     with rt.engine.begin() as conn:
         mark_published(conn, [row["action_id"] for row in pending])
+    for row in pending:
+        metrics.ACTIONS.labels(row["payload"]["type"]).inc()
     return len(pending)
 
 
