@@ -134,6 +134,7 @@ class ReduceConfig:
     repeat_ttl_s: float = 180.0
     repeat_similarity: float = 0.6
     max_open_comments: int = 50_000
+    dedup_memory: int = 200_000  # (room, viewer, text) keys remembered for same-viewer dedup
     rank_weights: RankWeights = field(default_factory=RankWeights)
 
 
@@ -216,10 +217,20 @@ class Reducer:
         seen_key = (event.room_id, event.user_id, key)
         last = self._last_seen.get(seen_key)
         self._last_seen[seen_key] = ts
-        if len(self._last_seen) > 200_000:  # bounded: forget what is past the dedup window
-            horizon = ts - self.config.dedup_window_s
-            self._last_seen = {k: t for k, t in self._last_seen.items() if t >= horizon}
+        if len(self._last_seen) > self.config.dedup_memory:
+            self._forget(ts)
         return last is not None and abs(ts - last) <= self.config.dedup_window_s
+
+    def _forget(self, now: float) -> None:
+        """Bound the dedup memory: drop what is past the dedup window, and if that is not enough,
+        keep only the most recent half. Pruning to half (not just under the bound) keeps the
+        cost amortised: the next prune is half a bound of comments away, whatever the load."""
+        horizon = now - self.config.dedup_window_s
+        kept = {k: t for k, t in self._last_seen.items() if t >= horizon}
+        keep = self.config.dedup_memory // 2
+        if len(kept) > keep:  # a flood of distinct texts: the dedup window shrinks, memory does not grow
+            kept = dict(sorted(kept.items(), key=lambda item: item[1])[-keep:])
+        self._last_seen = kept
 
     def _admit(self, window: Window[_Comment], comment: _Comment) -> None:
         """Add to the window; past the process-wide bound, shed the lowest-value comment."""

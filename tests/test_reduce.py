@@ -179,3 +179,12 @@ def test_every_comment_is_accounted_for(comments: list[tuple[str, str, str, floa
         assert batch.stats.settled() == batch.stats.comments_in
         assert batch.stats.sent + batch.stats.suppressed <= batch.stats.clusters
         assert len(batch.representatives) == batch.stats.sent <= max(top_k, 0)
+
+
+def test_dedup_memory_stays_bounded_and_cheap_under_a_flood_of_distinct_texts() -> None:
+    r = reducer(dedup_memory=100, dedup_window_s=30)
+    for n in range(1_000):  # all within the dedup window, all distinct: more than the bound
+        r.add(comment(n, user=f"v{n}", text=f"问题{n}吗", ts=T0 + n * 0.001), 0, n, T0)
+        assert len(r._last_seen) <= 100
+    r.add(comment(5000, user="v999", text="问题999吗", ts=T0 + 1.0), 0, 5000, T0)  # recent: still remembered
+    assert flush_one(r).stats.deduplicated == 1
