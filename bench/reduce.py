@@ -221,6 +221,7 @@ class SentCluster:
     room_id: str
     members: tuple[str, ...]  # event ids
     representative: str  # event id
+    outcome: str = "sent"  # livebot's clusters that were not sent: "suppressed" or "below_top_k"
 
 
 @dataclass
@@ -229,6 +230,7 @@ class Run:
     cpu_s: float
     wall_s: float
     sent: list[SentCluster] = field(default_factory=list)
+    unsent: list[SentCluster] = field(default_factory=list)  # livebot only: suppressed or below top K
     clusters: int = 0
     stats: dict[str, int] = field(default_factory=dict)
 
@@ -313,9 +315,10 @@ def _run_livebot(reducer: Reducer, events: Sequence[Danmaku], config: ReduceConf
                      "clusters", "sent", "suppressed"):
             totals[name] += getattr(stats, name)
         for ranked in result.clusters:
-            if ranked.outcome == "sent":
-                cluster = ranked.cluster
-                run.sent.append(SentCluster(result.batch.room_id, cluster.event_ids, cluster.representative.event_id))
+            cluster = ranked.cluster
+            entry = SentCluster(result.batch.room_id, cluster.event_ids, cluster.representative.event_id,
+                                ranked.outcome)
+            (run.sent if ranked.outcome == "sent" else run.unsent).append(entry)
     run.clusters = totals["clusters"]
     run.stats = dict(totals)
     assert totals["comments_in"] == len(events), (totals, len(events))
@@ -408,7 +411,7 @@ def run_baseline(events: Sequence[Danmaku], max_size: int, max_age_s: float, eps
     for room in list(open_windows):
         close(room)
     cpu, wall = time.process_time() - cpu0, time.perf_counter() - wall0
-    run = Run(len(events), cpu, wall, sent, clusters)
+    run = Run(len(events), cpu, wall, sent=sent, clusters=clusters)
     assert sum(len(s.members) for s in sent) == len(events)
     return run
 
@@ -448,6 +451,19 @@ def score(run: Run, stream: Stream) -> dict[str, Any]:
             question_majority += top
             question_members += labels.total()
     popular = {pair for pair, viewers in asked.items() if len(viewers) >= 3}
+    # Why a question was missed: it reached no window, or each of its clusters was suppressed as
+    # a repeat of an answered question (at least once) or ranked below the top K.
+    outcomes: dict[tuple[str, str], set[str]] = defaultdict(set)
+    for cluster in run.unsent:
+        for e in cluster.members:
+            question = truth[e].question_id
+            if question:
+                outcomes[(cluster.room_id, question)].add(cluster.outcome)
+    missed_why: Counter[str] = Counter()
+    for pair in asked.keys() - covered:
+        seen = outcomes.get(pair, set())
+        missed_why["suppressed as a repeat" if "suppressed" in seen else "below top K" if seen else
+                   "never clustered"] += 1
     return {
         "distinct_questions": len(asked),
         "coverage": len(covered & asked.keys()) / len(asked) if asked else None,
@@ -457,6 +473,7 @@ def score(run: Run, stream: Stream) -> dict[str, Any]:
         "coverage_popular_by_representative": len(covered_rep & popular) / len(popular) if popular else None,
         "purity": majority_members / members if members else None,
         "purity_question_clusters": question_majority / question_members if question_members else None,
+        "missed_why": dict(missed_why),
         "missed": sorted(asked.keys() - covered, key=lambda pair: -len(asked[pair])),
         "asked": asked,
     }
@@ -908,7 +925,9 @@ def main() -> None:
         f"{kind} {n / len(included.sent):.0%}" for kind, n in sent_kinds.most_common()))
     missed = live_score["missed"]
     if missed:
-        print(f"  livebot missed {len(missed)} questions; the most asked: " + ", ".join(
+        print(f"  livebot missed {len(missed)} questions (" + ", ".join(
+            f"{why} {n}" for why, n in sorted(live_score["missed_why"].items(), key=lambda kv: -kv[1]))
+            + "); the most asked: " + ", ".join(
             f"{room}/{q} ({len(live_score['asked'][(room, q)])} viewers)" for room, q in missed[:6]))
     verdicts = prefilter_report(generated)
     print(f"  prefilter against the generated truth: question comments reaching a window "
