@@ -53,7 +53,8 @@ import psycopg  # noqa: E402
 from sqlalchemy import text  # noqa: E402
 
 from livebot.loadgen import run_loadgen  # noqa: E402
-from livebot.local import ROOT, GroupLag, LocalDeployment, ensure_topics, machine_cpu, topics_env  # noqa: E402
+from livebot.local import (ROOT, GroupLag, LocalDeployment, cpu_by_command, ensure_topics,  # noqa: E402
+                           machine_cpu, topics_env)
 from pipeline.catalogue import Catalogue  # noqa: E402
 from pipeline.kafka import MockCluster, read_all  # noqa: E402
 from pipeline.settings import Settings  # noqa: E402
@@ -139,6 +140,7 @@ def run_point(args: argparse.Namespace, cluster: MockCluster, rate: float, rooms
 
         busy0, total0 = machine_cpu()
         cpu0 = deployment.cpu_seconds()
+        by_command0 = cpu_by_command()
         self0 = resource.getrusage(resource.RUSAGE_SELF)
         deployment.start_sampling(0.5, observe)
         started = time.time()
@@ -148,6 +150,7 @@ def run_point(args: argparse.Namespace, cluster: MockCluster, rate: float, rooms
         ended = time.time()
         busy1, total1 = machine_cpu()
         cpu1 = deployment.cpu_seconds()
+        by_command1 = cpu_by_command()
         self1 = resource.getrusage(resource.RUSAGE_SELF)
         # Drain: everything consumed and committed, no task waiting or running.
         drained_at = None
@@ -223,6 +226,10 @@ def run_point(args: argparse.Namespace, cluster: MockCluster, rate: float, rooms
             "peak_rss_mb": deployment.peak_rss_mb(),
             "cpu_share": cpu_share | {"bench(kafka mock+loadgen)": round(self_cpu, 3)},
             "machine_busy": round((busy1 - busy0) / (total1 - total0), 3) if total1 > total0 else None,
+            # cores used during the load, by command name, over 0.02 (livebot = consumers + workers)
+            "cores_by_command": {name: round(used / span, 2) for name, used in sorted(
+                ((n, by_command1[n] - by_command0.get(n, 0.0)) for n in by_command1), key=lambda kv: -kv[1])
+                if used / span >= 0.02},
             "loadavg": os.getloadavg()[0],
             "keeps_up": keeps_up,
             "meets_p95_1s": p95 is not None and p95 <= args.p95_target_ms and keeps_up,

@@ -16,7 +16,8 @@ Every cluster is answered (`LIVEBOT_TOP_K_PER_WINDOW=1000`, `LIVEBOT_REPEAT_TTL_
 reply cap), so an answered comment is visible on the reply topic. The machine's Postgres and
 Redis are never stopped: outages go through `livebot.tcpproxy.TcpProxy`. The tests use Redis
 database 10, not the integration tests' 13, so a concurrent test session cannot take their
-tasks. Sizes are scaled for CI (about 4 minutes together); `bench/` scales them up.
+tasks. Sizes are scaled for CI (about 6 minutes together on the shared 2-core dev machine, most of it
+waiting for Celery to redeliver); `bench/` scales them up.
 """
 
 from __future__ import annotations
