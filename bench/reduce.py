@@ -34,9 +34,9 @@ Figures, all measured in this run:
      generated flood (livebot: `cluster_window` + `rank`; baseline: TF-IDF + n x n + DBSCAN +
      shortest), and peak memory per method and size (tracemalloc peak; ru_maxrss growth of a
      forked child that runs only that clustering);
-  5. with --sweep: livebot with other settings (eps, min_samples, top K, window size and age)
-     and two policies that are not settings yet (lone comments answered only above a cue
-     strength, or never), on every flood stream; `--extra-lexicon` measures a candidate
+  5. with --sweep: livebot with other settings (eps, min_samples, top K, window size and age,
+     the cue strength a lone comment needs) and one policy that is not a setting (lone comments
+     never answered), on every flood stream; `--extra-lexicon` measures a candidate
      lexicon file beside the shipped ones.
 The last line is one JSON object. The real-data figures are skipped (and the output says so)
 when ../shared/data is absent. A run takes about 3 minutes; `--sweep` adds about 30.
@@ -85,11 +85,12 @@ import pipeline.reduce as reduce_module  # noqa: E402
 import pipeline.text as text_module  # noqa: E402
 from livebot.inspect import read_comments  # noqa: E402
 from livebot.traffic import LabelledComment, TrafficConfig, generate  # noqa: E402
+from pipeline.catalogue import Catalogue  # noqa: E402
 from pipeline.cluster import Clustering, Item, cluster_window, rank, viewer_value  # noqa: E402
 from pipeline.contracts import Danmaku  # noqa: E402
 from pipeline.embed import CharNgramEmbedder  # noqa: E402
 from pipeline.prefilter import LEXICON_DIR, WINDOWED, Prefilter, PrefilterCache  # noqa: E402
-from pipeline.reduce import ReduceConfig, Reducer, WindowResult  # noqa: E402
+from pipeline.reduce import ReduceConfig, Reducer, WindowResult, product_finder  # noqa: E402
 from pipeline.settings import Settings  # noqa: E402
 from pipeline.text import mask_pii, normalize  # noqa: E402
 
@@ -150,6 +151,7 @@ def default_config(**overrides: Any) -> ReduceConfig:
         top_k=fields["top_k_per_window"].default,
         cluster_eps=fields["cluster_eps"].default,
         cluster_min_samples=fields["cluster_min_samples"].default,
+        lone_min_cue_strength=fields["lone_min_cue_strength"].default,
         repeat_ttl_s=fields["repeat_ttl_s"].default,
         repeat_similarity=fields["repeat_similarity"].default,
         max_open_comments=fields["max_open_comments"].default,
@@ -157,10 +159,12 @@ def default_config(**overrides: Any) -> ReduceConfig:
     return replace(config, **overrides)
 
 
-def new_reducer(config: ReduceConfig) -> Reducer:
+def new_reducer(config: ReduceConfig, *, scoped: bool = True) -> Reducer:
     # What Reducer.from_settings builds with the defaults: the shipped lexicons behind a
-    # reloading cache, and the character n-gram embedder.
-    return Reducer(config, prefilter=PrefilterCache(lexicon_dir, check_every_s=5.0), embedder=CharNgramEmbedder())
+    # reloading cache, the character n-gram embedder, repeat suppression scoped by the products
+    # the sample catalogue names (the generated traffic asks about that catalogue).
+    return Reducer(config, prefilter=PrefilterCache(lexicon_dir, check_every_s=5.0), embedder=CharNgramEmbedder(),
+                   products=product_finder(Catalogue.load()) if scoped else None)
 
 
 @dataclass
@@ -283,7 +287,7 @@ def run_livebot(events: Sequence[Danmaku], config: ReduceConfig, *, stopwatch: S
     if stopwatch is not None:
         reduce_module.cluster_window = stopwatch.wrap("cluster_window", reduce_module.cluster_window)
         reduce_module.rank = stopwatch.wrap("rank", reduce_module.rank)
-        reducer.recent.is_repeat = stopwatch.wrap("repeat suppression", reducer.recent.is_repeat)  # type: ignore[method-assign]
+        reducer.recent.screen = stopwatch.wrap("repeat suppression", reducer.recent.screen)  # type: ignore[method-assign]
         reducer.recent.remember = stopwatch.wrap("repeat suppression", reducer.recent.remember)  # type: ignore[method-assign]
         reducer.embedder.encode = stopwatch.wrap("encode", reducer.embedder.encode)  # type: ignore[method-assign]
     try:
@@ -614,25 +618,6 @@ def noise_cues(cues: tuple[str, ...]) -> Callable[..., Clustering]:
     return clustered
 
 
-def noise_min_strength(threshold: float) -> Callable[..., Clustering]:
-    """`cluster_window` whose lone (noise) questions are answered only when the cue is this strong.
-
-    A prototype of a policy livebot does not have: "多少钱" (strength 1.0) alone is answered,
-    a lone "?" (0.5) or "吗" (0.4) is counted as chatter, as uncued noise is.
-    """
-
-    def clustered(*args: Any, **kwargs: Any) -> Clustering:
-        result = cluster_window(*args, **kwargs)
-        weak = [c for c in result.clusters if c.from_noise and c.cue_strength < threshold]
-        if not weak:
-            return result
-        kept = tuple(c for c in result.clusters if not (c.from_noise and c.cue_strength < threshold))
-        noise = tuple(sorted((*result.noise, *(item for c in weak for item in c.members)),
-                             key=lambda item: (item.ts, item.event_id)))
-        return Clustering(clusters=kept, noise=noise)
-    return clustered
-
-
 def sustained_rate(rate: float, rooms: int, seed: int, max_comments: int, chunk: int = 200,
                    slow_chunk_s: float = 0.2, give_up_after: int = 3) -> dict[str, Any]:
     """The embedding-excluded path over a long stream at `rate`, timed chunk by chunk.
@@ -700,23 +685,19 @@ def with_extra_lexicons(directory: Path, extra: Sequence[Path]) -> Path:
 
 SWEEP: list[tuple[str, str, dict[str, Any], Callable[..., Any] | None]] = [
     ("defaults", "defaults", {}, None),
-    ("eps0.3", "eps 0.3", {"cluster_eps": 0.3}, None),
-    ("eps0.5", "eps 0.5", {"cluster_eps": 0.5}, None),
+    ("eps0.4", "eps 0.4", {"cluster_eps": 0.4}, None),
     ("eps0.6", "eps 0.6", {"cluster_eps": 0.6}, None),
     ("min3", "min_samples 3", {"cluster_min_samples": 3}, None),
-    ("k3", "top K 3", {"top_k": 3}, None),
+    ("k5", "top K 5", {"top_k": 5}, None),
     ("k10", "top K 10", {"top_k": 10}, None),
     ("k20", "top K 20", {"top_k": 20}, None),
+    ("lone0", "lone comments always answered (lone cue >= 0)", {"lone_min_cue_strength": 0.0}, None),
+    ("lone0.8", "lone cue >= 0.8", {"lone_min_cue_strength": 0.8}, None),
+    ("lone-never", "lone comments never answered*", {}, noise_cues(())),
     ("age5", "window age 5 s", {"window_max_age_s": 5.0}, None),
     ("size500", "window size 500", {"window_max_size": 500}, None),
-    ("eps0.5-k20", "eps 0.5, top K 20", {"cluster_eps": 0.5, "top_k": 20}, None),
-    ("lone0.6", "lone comments need cue >= 0.6*", {}, noise_min_strength(0.6)),
-    ("lone0.6-k20", "lone cue >= 0.6*, top K 20", {"top_k": 20}, noise_min_strength(0.6)),
-    ("eps0.5-k20-lone0.6", "eps 0.5, top K 20, lone cue >= 0.6*", {"cluster_eps": 0.5, "top_k": 20},
-     noise_min_strength(0.6)),
-    ("eps0.5-k30-lone0.6", "eps 0.5, top K 30, lone cue >= 0.6*", {"cluster_eps": 0.5, "top_k": 30},
-     noise_min_strength(0.6)),
-    ("lone-never", "lone comments never answered*", {}, noise_cues(())),
+    ("old-defaults", "eps 0.4, top K 5, lone cue >= 0 (before 2026-11-21)",
+     {"cluster_eps": 0.4, "top_k": 5, "lone_min_cue_strength": 0.0}, None),
 ]
 """Settings (and policies, marked *) that `--sweep` measures besides the defaults: id, label, overrides."""
 
@@ -859,7 +840,7 @@ def main() -> None:
                                   if f"encode in {name}" in breakdown else "")
         for name, share in sorted(breakdown.items(), key=lambda kv: -kv[1]) if not name.startswith("encode in")))
     print(f"    ({stopwatch.calls['cluster_window']:,} windows clustered, "
-          f"{stopwatch.calls['repeat suppression']:,} calls to RecentAnswers.is_repeat / remember)")
+          f"{stopwatch.calls['repeat suppression']:,} calls to RecentAnswers.screen / remember)")
     cliff: dict[str, Any] | None = None
     if args.high_rate > 0:
         cliff = sustained_rate(args.high_rate, args.rooms, args.seed, args.high_rate_comments)
@@ -1009,8 +990,7 @@ def main() -> None:
             print(f"  ... {label} done", flush=True)
         table(rows, ("variant", *(s.name for s in streams), "coverage", "coverage (>= 3)", "purity",
                      "included comments/s"))
-        print("  * a policy, not a setting: measured by wrapping cluster_window (answer_noise_cues, or a cue-strength "
-              "floor for lone comments)")
+        print("  * a policy, not a setting: measured by wrapping cluster_window (answer_noise_cues=())")
 
     # ---- summary ------------------------------------------------------------------------------
     def rounded(value: Any) -> Any:

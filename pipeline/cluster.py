@@ -23,8 +23,9 @@ How a window is clustered:
 5. Points DBSCAN leaves as noise are still answered, as clusters of one key, when they carry a
    cue in `answer_noise_cues` (question, purchase and complaint by default: a lone "怎么退款"
    or "拍了怎么还没发货" deserves an answer as much as a lone question does, and chatter never
-   reaches the window). Noise with no such cue is returned in `Clustering.noise` for the
-   caller to count.
+   reaches the window) at `lone_min_strength` or above: a lone "多少钱" (cue strength 1.0) is
+   answered, a lone "?" (0.5) or a bare "吗" (0.4) is not, since on real danmaku those are
+   mostly rhetorical. Other noise is returned in `Clustering.noise` for the caller to count.
 
 Every input item lands exactly once, either in one cluster's members or in `noise`.
 """
@@ -35,7 +36,7 @@ import hashlib
 import math
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import scipy.sparse as sp
@@ -108,6 +109,8 @@ class Cluster:
     """True for a cued comment DBSCAN left as noise, answered as a cluster of one key."""
     score: float = 0.0
     """Priority, set by `rank`; 0 until then."""
+    row: int = field(default=-1, compare=False)
+    """The representative's row in `Clustering.vectors` (-1: none)."""
 
     @property
     def event_ids(self) -> tuple[str, ...]:
@@ -123,6 +126,8 @@ class Clustering:
     """Largest first, then by cluster_id; not yet ranked."""
     noise: tuple[Item, ...] = ()
     """Comments in no cluster and with no answerable cue: counted, not answered."""
+    vectors: Vectors | None = field(default=None, compare=False, repr=False)
+    """The embeddings clustering computed, one row per distinct key (see `Cluster.row`)."""
 
     @property
     def n_clustered(self) -> int:
@@ -224,6 +229,7 @@ def cluster_window(
     eps: float,
     min_samples: int,
     answer_noise_cues: Iterable[str] = CUES,
+    lone_min_strength: float = 0.0,
 ) -> Clustering:
     """Cluster a window's comments; see the module docstring for the method.
 
@@ -270,18 +276,20 @@ def cluster_window(
         if label >= 0:
             center = keys[representatives[label]]
             members = [item for index in indices for item in groups[keys[index]]]
-            clusters.append(_make_cluster(center, groups[center], members, from_noise=False))
+            clusters.append(_make_cluster(center, groups[center], members, from_noise=False,
+                                          row=representatives[label]))
             continue
         for index in indices:
             group = groups[keys[index]]
-            if any(item.cue in answerable for item in group):
-                clusters.append(_make_cluster(keys[index], group, group, from_noise=True))
+            strength = sum(item.cue_strength for item in group) / len(group)
+            if strength >= lone_min_strength and any(item.cue in answerable for item in group):
+                clusters.append(_make_cluster(keys[index], group, group, from_noise=True, row=index))
             else:
                 noise.extend(group)
 
     clusters.sort(key=lambda cluster: (-cluster.size, cluster.cluster_id))
     noise.sort(key=lambda item: (item.ts, item.event_id))
-    return Clustering(clusters=tuple(clusters), noise=tuple(noise))
+    return Clustering(clusters=tuple(clusters), noise=tuple(noise), vectors=vectors)
 
 
 def rank(
@@ -378,7 +386,7 @@ def _most_central(vectors: Vectors, weights: np.ndarray, labels: np.ndarray) -> 
 
 
 def _make_cluster(
-    key: str, key_items: list[Item], members: list[Item], *, from_noise: bool
+    key: str, key_items: list[Item], members: list[Item], *, from_noise: bool, row: int = -1
 ) -> Cluster:
     members = sorted(members, key=lambda item: (item.ts, item.event_id))
     return Cluster(
@@ -393,6 +401,7 @@ def _make_cluster(
         first_ts=members[0].ts,
         last_ts=max(item.ts for item in members),
         from_noise=from_noise,
+        row=row,
     )
 
 

@@ -9,6 +9,11 @@ The answer to "多少钱" depends on the product on screen. Callers that want a 
 answered again after the host switches products should scope the memory by product, e.g. pass
 `f"{room_id}:{sku}"` as `room_id`; this class only sees an opaque scope string.
 
+A window sends on up to K representatives, each checked against the memory and against those
+sent before it in the same window. `screen` does a window's checks with two matrix products
+(candidates x remembered, candidates x candidates) instead of one product and one re-stacking
+of the memory per candidate, and takes the vectors the clustering already computed.
+
 Memory is bounded three ways: entries expire after `ttl_s`, a room keeps at most `max_per_room`
 entries (the oldest go first), and at most `max_rooms` rooms are kept (the least recently used
 go first). One instance belongs to the consumer that owns the rooms' partition, so it has a
@@ -18,6 +23,7 @@ single writer and takes no locks.
 from __future__ import annotations
 
 from collections import OrderedDict, deque
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -42,6 +48,16 @@ class _Answered:
     ts: float
     key: str
     vector: Vectors | None  # one row, or None when matching by key only
+
+
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    """A representative a window is about to send on, as `RecentAnswers.screen` needs it."""
+
+    scope: str
+    """The memory it is checked against: a room id, or a room id and product."""
+    key: str
+    ts: float
 
 
 class RecentAnswers:
@@ -105,6 +121,18 @@ class RecentAnswers:
                 self._rooms.popitem(last=False)
         entries.append(_Answered(ts=now, key=key, vector=self._vector(key, vector)))
 
+    def screen(self, candidates: Sequence[Candidate], vectors: Vectors | None = None) -> "Screen":
+        """Repeat checks for one window's candidates, in the order the caller will send them.
+
+        `vectors` holds the candidates' embeddings, one row each, when the caller has them
+        (the clustering computed them); otherwise the embedder, if any, encodes the keys.
+
+        Equivalent to calling `is_repeat` then, for those sent, `remember` one candidate at a
+        time (a candidate also repeats one sent earlier in the same window), with the memory
+        read once per scope.
+        """
+        return Screen(self, candidates, vectors)
+
     def forget_room(self, room_id: str) -> None:
         """Drop a room's memory, e.g. when its partition is revoked from this consumer."""
         self._rooms.pop(room_id, None)
@@ -140,7 +168,93 @@ class RecentAnswers:
         return self.embedder.encode([key])
 
 
+class Screen:
+    """One window's repeat checks (see `RecentAnswers.screen`): ask `is_repeat(i)` for candidate
+    i and `remember(i)` for each one sent, in ranking order."""
+
+    def __init__(self, recent: RecentAnswers, candidates: Sequence[Candidate], vectors: Vectors | None) -> None:
+        self.recent = recent
+        self.candidates = list(candidates)
+        if vectors is None and recent.embedder is not None and self.candidates:
+            vectors = recent.embedder.encode([c.key for c in self.candidates])
+        if vectors is not None and vectors.shape[0] != len(self.candidates):
+            raise ValueError(f"expected {len(self.candidates)} vectors, got shape {vectors.shape}")
+        self._matrix = vectors
+        self._old_hit = [False] * len(self.candidates)
+        self._within: dict[str, np.ndarray] = {}  # scope -> candidates x candidates similarity
+        self._position: list[int] = [0] * len(self.candidates)  # index within its scope
+        self._sent: dict[str, list[int]] = {}
+        by_scope: dict[str, list[int]] = {}
+        for index, candidate in enumerate(self.candidates):
+            by_scope.setdefault(candidate.scope, []).append(index)
+        for scope, indices in by_scope.items():
+            self._prepare(scope, indices)
+
+    def _prepare(self, scope: str, indices: list[int]) -> None:
+        recent = self.recent
+        members = [self.candidates[i] for i in indices]
+        for position, index in enumerate(indices):
+            self._position[index] = position
+        matrix = None if self._matrix is None else self._matrix[indices]
+        if matrix is not None:
+            self._within[scope] = to_dense_rows(matrix @ matrix.T)
+        entries = recent._live_entries(scope, min(c.ts for c in members))
+        if not entries:
+            return
+        stored_ts = np.fromiter((e.ts for e in entries), dtype=np.float64, count=len(entries))
+        times = np.fromiter((c.ts for c in members), dtype=np.float64, count=len(members))
+        fresh = (times[:, None] - stored_ts[None, :]) <= recent.ttl_s
+        hit = np.zeros_like(fresh)
+        by_key: dict[str, list[int]] = {}
+        for position, entry in enumerate(entries):
+            by_key.setdefault(entry.key, []).append(position)
+        for j, candidate in enumerate(members):
+            same = by_key.get(candidate.key)
+            if same:
+                hit[j, same] = fresh[j, same]
+        with_vectors = [j for j, e in enumerate(entries) if e.vector is not None]
+        if matrix is not None and with_vectors:
+            stored = _stack([entries[j].vector for j in with_vectors])  # type: ignore[misc]
+            similar = to_dense_rows(matrix @ stored.T) >= recent.similarity
+            hit[:, with_vectors] |= similar & fresh[:, with_vectors]
+        for j, index in enumerate(indices):
+            self._old_hit[index] = bool(hit[j].any())
+
+    def is_repeat(self, index: int) -> bool:
+        if self._old_hit[index]:
+            return True
+        candidate = self.candidates[index]
+        sent = self._sent.get(candidate.scope, ())
+        if not sent:
+            return False
+        within = self._within.get(candidate.scope)
+        row = self._position[index]
+        for other in sent:
+            earlier = self.candidates[other]
+            if candidate.ts - earlier.ts > self.recent.ttl_s:
+                continue
+            if earlier.key == candidate.key:
+                return True
+            if within is not None and within[row, self._position[other]] >= self.recent.similarity:
+                return True
+        return False
+
+    def remember(self, index: int) -> None:
+        candidate = self.candidates[index]
+        vector = None if self._matrix is None else self._matrix[index:index + 1]
+        self.recent.remember(candidate.scope, candidate.key, candidate.ts, vector=vector)
+        self._sent.setdefault(candidate.scope, []).append(index)
+
+
 def _stack(vectors: list[Vectors]) -> Vectors:
+    if vectors and all(sp.isspmatrix_csr(vector) and vector.shape[0] == 1 for vector in vectors):
+        # sp.vstack of many one-row matrices costs ~10 us a row; concatenating the CSR arrays
+        # directly is ~20x cheaper, and this runs once per window and scope.
+        indptr = np.zeros(len(vectors) + 1, dtype=np.int64)
+        np.cumsum([vector.nnz for vector in vectors], out=indptr[1:])
+        data = np.concatenate([vector.data for vector in vectors])
+        indices = np.concatenate([vector.indices for vector in vectors])
+        return sp.csr_matrix((data, indices, indptr), shape=(len(vectors), vectors[0].shape[1]))
     if any(sp.issparse(vector) for vector in vectors):
         return sp.vstack([sp.csr_matrix(vector) for vector in vectors], format="csr")
     return np.vstack(vectors)

@@ -12,14 +12,17 @@
    bound the lowest-value comment is shed.
 
 A window closes by size or age. Its comments are embedded and clustered with DBSCAN
-(`cluster`), the clusters are ranked, questions this room answered recently are suppressed,
-and the top K go on as a `WindowBatch`: its statistics and representatives, which is all the
+(`cluster`; a lone comment is answered only when its cue is strong enough), the clusters are
+ranked, questions this room answered recently about the same product are suppressed (the
+products a question names come from the catalogue's names and aliases: "面霜多少钱" does not
+repeat "多少钱" answered while the lipstick was on screen), and the top K go on as a `WindowBatch`: its statistics and representatives, which is all the
 model tasks ever see. The counts of every window add up to what came in:
 comments_in = deduplicated + moderated + spam + chatter + clustered + shed.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -27,9 +30,11 @@ import msgspec
 
 from pipeline.cluster import Cluster, Item, RankWeights, cluster_window, rank, viewer_value
 from pipeline.contracts import Danmaku, Viewer
-from pipeline.embed import CharNgramEmbedder, Embedder, load_embedder
+from pipeline.catalogue import Catalogue
+from pipeline.embed import CharNgramEmbedder, Embedder, Vectors, load_embedder
+from pipeline.host import HostContext
 from pipeline.prefilter import LEXICON_DIR, Prefilter, PrefilterCache
-from pipeline.recent import RecentAnswers
+from pipeline.recent import Candidate, RecentAnswers
 from pipeline.settings import Settings
 from pipeline.text import mask_pii, normalize
 from pipeline.window import ClosedWindow, RoomWindows, Window
@@ -128,9 +133,10 @@ class ReduceConfig:
     window_max_size: int = 200
     window_max_age_s: float = 2.0
     dedup_window_s: float = 30.0
-    top_k: int = 5
-    cluster_eps: float = 0.4
+    top_k: int = 30
+    cluster_eps: float = 0.5
     cluster_min_samples: int = 2
+    lone_min_cue_strength: float = 0.6
     repeat_ttl_s: float = 180.0
     repeat_similarity: float = 0.6
     max_open_comments: int = 50_000
@@ -151,8 +157,12 @@ class Reducer:
         *,
         prefilter: Prefilter | PrefilterCache | None = None,
         embedder: Embedder | None = None,
+        products: Callable[[str], list[str]] | None = None,
     ) -> None:
+        """`products(text)` names the skus a question mentions (e.g. `HostContext.mentions`'s
+        first half); repeat suppression is then scoped by them. None: scoped by room only."""
         self.config = config
+        self.products = products
         self.prefilter = prefilter or PrefilterCache()
         self.embedder = embedder or CharNgramEmbedder()
         self.windows: RoomWindows[_Comment] = RoomWindows(config.window_max_size, config.window_max_age_s)
@@ -170,12 +180,14 @@ class Reducer:
             top_k=settings.top_k_per_window,
             cluster_eps=settings.cluster_eps,
             cluster_min_samples=settings.cluster_min_samples,
+            lone_min_cue_strength=settings.lone_min_cue_strength,
             repeat_ttl_s=settings.repeat_ttl_s,
             repeat_similarity=settings.repeat_similarity,
             max_open_comments=settings.max_open_comments,
         )
         lexicons = PrefilterCache(settings.lexicon_dir or LEXICON_DIR, check_every_s=settings.lexicon_reload_s)
-        return cls(config, prefilter=lexicons, embedder=load_embedder(settings.embedder_path))
+        return cls(config, prefilter=lexicons, embedder=load_embedder(settings.embedder_path),
+                   products=product_finder(Catalogue.load(settings.catalogue_file)))
 
     # ---- arrival ---------------------------------------------------------------------------
     def add(self, event: Danmaku, partition: int, offset: int, now: float) -> list[WindowResult]:
@@ -262,7 +274,8 @@ class Reducer:
         self._open_comments -= len(window.items)
         viewers = {c.item.event_id: c.viewer for c in window.items}
         clustering = cluster_window([c.item for c in window.items], self.embedder,
-                                    eps=self.config.cluster_eps, min_samples=self.config.cluster_min_samples)
+                                    eps=self.config.cluster_eps, min_samples=self.config.cluster_min_samples,
+                                    lone_min_strength=self.config.lone_min_cue_strength)
         stats = WindowStats(
             comments_in=window.comments_in,
             deduplicated=window.outcomes["deduplicated"],
@@ -277,15 +290,19 @@ class Reducer:
         representatives: list[Representative] = []
         ordered = rank(clustering.clusters, closed.closed_at, top_k=len(clustering.clusters),
                        weights=self.config.rank_weights)
-        for cluster in ordered:
-            key = cluster.representative.key or cluster.representative.text
+        screen = self.recent.screen(
+            [Candidate(self._scope(window.room_id, cluster), cluster.representative.key or cluster.representative.text,
+                       cluster.last_ts) for cluster in ordered],
+            _rows(clustering.vectors, [cluster.row for cluster in ordered]),
+        )
+        for index, cluster in enumerate(ordered):
             if len(representatives) >= self.config.top_k:
                 ranked.append(RankedCluster(cluster, "below_top_k"))
-            elif self.recent.is_repeat(window.room_id, key, cluster.last_ts):
+            elif screen.is_repeat(index):
                 stats.suppressed += 1
                 ranked.append(RankedCluster(cluster, "suppressed"))
             else:
-                self.recent.remember(window.room_id, key, cluster.last_ts)
+                screen.remember(index)
                 representatives.append(_representative(cluster, viewers))
                 ranked.append(RankedCluster(cluster, "sent"))
         stats.sent = len(representatives)
@@ -303,6 +320,26 @@ class Reducer:
             unanswered=_unanswered(ranked),
         )
         return WindowResult(batch, ranked)
+
+
+    def _scope(self, room_id: str, cluster: Cluster) -> str:
+        if self.products is None:
+            return room_id
+        skus = sorted(set(self.products(cluster.representative.key or cluster.representative.text)))
+        return f"{room_id}:{'+'.join(skus)}" if skus else room_id
+
+
+def product_finder(catalogue: Catalogue) -> Callable[[str], list[str]]:
+    """The skus a text names, by the catalogue's names and aliases (longest match first)."""
+    host = HostContext(catalogue)
+    return lambda text: host.mentions(text)[0]
+
+
+def _rows(vectors: Vectors | None, rows: list[int]) -> Vectors | None:
+    """The given rows of the clustering's vectors; None unless every cluster has one."""
+    if vectors is None or not rows or min(rows) < 0:
+        return None
+    return vectors[rows]
 
 
 def _unanswered(ranked: list[RankedCluster]) -> list[Unanswered]:

@@ -71,12 +71,18 @@ class Settings(BaseSettings):
     stale_after_s: float = Field(30.0, description="a question last asked longer ago than this is not answered")
     card_cooldown_s: float = Field(60.0, description="least time between two cards for the same product in a room")
     low_stock_threshold: int = Field(20, description="stock at or below this is low: urgency, and an alert on crossing")
-    top_k_per_window: int = Field(5, description="clusters per window sent on to the models")
+    top_k_per_window: int = Field(
+        30, description="clusters per window sent on to the models (the reply policy still caps replies per minute)"
+    )
     max_open_comments: int = Field(
         50_000, description="comments held in open windows per consumer process; past it the lowest-value are shed"
     )
-    cluster_eps: float = Field(0.4, description="DBSCAN radius as cosine distance (tuned for the default embedder)")
+    cluster_eps: float = Field(0.5, description="DBSCAN radius as cosine distance (tuned for the default embedder)")
     cluster_min_samples: int = Field(2, description="comments within the radius that make a DBSCAN core point")
+    lone_min_cue_strength: float = Field(
+        0.6, ge=0.0, le=1.0,
+        description="a comment in no cluster is answered alone only if its cue is this strong (多少钱 1.0, a bare ? 0.5)",
+    )
     repeat_ttl_s: float = Field(180.0, description="a question answered in a room this recently is not answered again")
     repeat_similarity: float = Field(0.6, description="cosine similarity at which a question counts as answered already")
     lexicon_dir: str = Field("", description="prefilter lexicon folder; empty = the lexicons shipped in pipeline/lexicons")

@@ -112,7 +112,7 @@ def test_reduce_writes_cluster_lines_then_the_stats_line() -> None:
 def test_reduce_reads_the_bilibili_csv_layout() -> None:
     csv_text = ("session,streamer,offset_s,send_ts,send_time_cst,mode,font_size,color,pool,user_hash,row_id,text\n"
                 "s,s,0,1607630590,x,1,25,0,0,aa,0,主播好\n"
-                "s,s,0,1607630591,x,1,25,0,0,bb,1,几点开播呀?\n")
+                "s,s,0,1607630591,x,1,25,0,0,bb,1,链接在哪呀?\n")
     result = CliRunner().invoke(main, ["reduce"], input=csv_text)
     assert result.exit_code == 0, result.output
     stats = json.loads(result.stdout.splitlines()[-1])["stats"]

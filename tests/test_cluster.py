@@ -475,3 +475,33 @@ def test_viewer_value_reads_spend_tiers_by_name_or_number(tier: str | int, expec
 def test_viewer_value_caps_out_of_range_profile_fields() -> None:
     assert viewer_value(10_000, None, 99, None) == viewer_value(50, None, 4, None)
     assert viewer_value(-5, None, -1, None) == 0.0
+
+
+def test_a_lone_comment_with_a_weak_cue_is_noise_under_a_cue_strength_floor() -> None:
+    strong = item("主播身高多少", cue_strength=1.0)
+    weak = item("真的假的", cue_strength=0.5)  # a bare "?" or "吗": mostly rhetorical in real danmaku
+
+    result = run([strong, weak], lone_min_strength=0.6)
+
+    assert [c.representative for c in result.clusters] == [strong]
+    assert result.noise == (weak,)
+
+
+def test_the_cue_strength_floor_never_breaks_up_a_real_cluster() -> None:
+    weak = [item("真的吗", cue_strength=0.4, user=f"u{n}") for n in range(3)]
+
+    [cluster] = run(weak, lone_min_strength=0.6).clusters
+
+    assert cluster.size == 3 and not cluster.from_noise
+
+
+def test_each_cluster_points_at_its_representatives_vector() -> None:
+    embedder = CharNgramEmbedder()
+    items = [item("多少钱"), item("这个多少钱"), item("多少钱呀"), item("敏感肌能用吗")]
+
+    result = run(items, embedder)
+
+    assert result.vectors is not None
+    for cluster in result.clusters:
+        expected = embedder.encode([cluster.representative.key]).toarray()
+        assert np.allclose(result.vectors[cluster.row].toarray(), expected)

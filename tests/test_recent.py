@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from pipeline.embed import CharNgramEmbedder
-from pipeline.recent import RecentAnswers
+from pipeline.recent import Candidate, RecentAnswers
 
 
 def memory(**kwargs: object) -> RecentAnswers:
@@ -120,3 +120,59 @@ def test_forget_room_drops_its_answers() -> None:
 def test_recent_answers_rejects_impossible_settings(kwargs: dict[str, float]) -> None:
     with pytest.raises(ValueError):
         memory(**kwargs)
+
+
+# --- a window's checks at once -------------------------------------------------------------
+
+PHRASES = ["多少钱", "这个多少钱", "多少钱呀", "有货吗", "还有货吗", "敏感肌能用吗", "包邮吗", "几号链接",
+           "精华多少钱", "面霜多少钱", "怎么买", "发什么快递"]
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_screen_decides_exactly_as_one_check_and_remember_at_a_time(seed: int) -> None:
+    import random
+
+    rng = random.Random(seed)
+    one_by_one, batched = memory(ttl_s=30.0), memory(ttl_s=30.0)
+    now = 1000.0
+    for _window in range(12):
+        now += rng.choice([1.0, 5.0, 20.0])
+        candidates = [Candidate(rng.choice(["r1", "r1:sku-1", "r2"]), rng.choice(PHRASES), now + rng.random())
+                      for _ in range(rng.randint(1, 8))]
+        send_at_most = rng.randint(1, 5)
+        expected, sent = [], 0
+        for c in candidates:
+            if sent >= send_at_most:
+                expected.append("below")
+            elif one_by_one.is_repeat(c.scope, c.key, c.ts):
+                expected.append("repeat")
+            else:
+                one_by_one.remember(c.scope, c.key, c.ts)
+                expected.append("sent")
+                sent += 1
+        screen, got, sent = batched.screen(candidates), [], 0
+        for index in range(len(candidates)):
+            if sent >= send_at_most:
+                got.append("below")
+            elif screen.is_repeat(index):
+                got.append("repeat")
+            else:
+                screen.remember(index)
+                got.append("sent")
+                sent += 1
+        assert got == expected
+
+
+def test_screen_uses_the_vectors_it_is_given_instead_of_encoding() -> None:
+    recent = RecentAnswers(None, similarity=0.9)
+    recent.remember("r1", "a", now=0.0, vector=np.array([1.0, 0.0], dtype=np.float32))
+    vectors = np.array([[0.99, 0.141], [0.0, 1.0]], dtype=np.float32)
+
+    screen = recent.screen([Candidate("r1", "b", 1.0), Candidate("r1", "c", 1.0)], vectors)
+
+    assert screen.is_repeat(0) and not screen.is_repeat(1)
+
+
+def test_screen_rejects_vectors_that_do_not_match_the_candidates() -> None:
+    with pytest.raises(ValueError, match="expected 2 vectors"):
+        memory().screen([Candidate("r1", "a", 0.0), Candidate("r1", "b", 0.0)], np.zeros((3, 2), np.float32))

@@ -188,3 +188,28 @@ def test_dedup_memory_stays_bounded_and_cheap_under_a_flood_of_distinct_texts() 
         assert len(r._last_seen) <= 100
     r.add(comment(5000, user="v999", text="问题999吗", ts=T0 + 1.0), 0, 5000, T0)  # recent: still remembered
     assert flush_one(r).stats.deduplicated == 1
+
+
+def test_repeat_suppression_is_scoped_by_the_product_a_question_names() -> None:
+    from pipeline.catalogue import Catalogue
+    from pipeline.reduce import product_finder
+
+    r = Reducer(ReduceConfig(window_max_size=100, window_max_age_s=60.0), products=product_finder(Catalogue.load()))
+    r.add(comment(0, text="价格多少"), 0, 0, T0)  # no product named: the one on screen
+    assert flush_one(r).stats.sent == 1
+    r.add(comment(1, text="请问霜价格多少", ts=T0 + 10), 0, 1, T0 + 10)  # the face cream: not answered yet
+    r.add(comment(2, text="价格多少呀", ts=T0 + 10), 0, 2, T0 + 10)  # the unnamed one again
+    [result] = r.flush(T0 + 10)
+    outcomes = {c.cluster.representative.text: c.outcome for c in result.clusters}
+    assert outcomes == {"请问霜价格多少": "sent", "价格多少呀": "suppressed"}
+    r.add(comment(3, text="面霜价格多少", ts=T0 + 20), 0, 3, T0 + 20)  # the cream again, by another alias
+    assert flush_one(r).stats.suppressed == 1
+
+
+def test_a_lone_bare_question_mark_is_counted_as_chatter_by_default() -> None:
+    r = reducer()
+    r.add(comment(0, text="主播今天真好看吗"), 0, 0, T0)  # cued only by a bare 吗
+    r.add(comment(1, text="多少钱"), 0, 1, T0)
+    batch = flush_one(r)
+    assert [rep.text for rep in batch.representatives] == ["多少钱"]
+    assert (batch.stats.chatter, batch.stats.clustered) == (1, 1)
