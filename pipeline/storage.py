@@ -16,7 +16,7 @@ from sqlalchemy import Connection, Engine, create_engine, event, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from pipeline.catalogue import Catalogue
-from pipeline.schema import actions, products, room_state
+from pipeline.schema import actions, products, room_state, window_stats
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
 
@@ -65,6 +65,27 @@ def insert_ignore(conn: Connection, table: Any, rows: Iterable[Mapping[str, Any]
     # rowcount is unreliable for batched inserts; RETURNING names exactly the new rows.
     statement = dialect.insert(table).on_conflict_do_nothing().returning(*table.primary_key.columns)
     return len(conn.execute(statement, rows).all())
+
+
+def upsert_window_stats(conn: Connection, row: Mapping[str, Any]) -> None:
+    """Store a window's statistics row; a re-read of the same window that reaches further wins.
+
+    A window's id is its first Kafka position. When a consumer hands a window off and then
+    fails to commit (its partition revoked mid-rebalance, or the process killed), the next owner
+    re-reads from the last commit and rebuilds the window under the same id, usually with more
+    comments (it catches up faster than live traffic arrived). Keeping the first version would
+    leave the comments only the second holds counted nowhere; keeping the one with the larger
+    last offset counts every comment at least once.
+    """
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    statement = dialect.insert(window_stats).values(dict(row))
+    statement = statement.on_conflict_do_update(
+        index_elements=[window_stats.c.window_id],
+        set_={column.name: statement.excluded[column.name] for column in window_stats.columns
+              if column.name != "window_id"},
+        where=statement.excluded.last_offset > window_stats.c.last_offset,
+    )
+    conn.execute(statement)
 
 
 def load_catalogue(conn: Connection, catalogue: Catalogue) -> None:

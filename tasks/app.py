@@ -29,13 +29,19 @@ ROUTES = {
 
 
 class StageTask(Task):
-    """Retries what is worth retrying (database or broker away), a bounded number of times."""
+    """Retries what is worth retrying (database or broker away) for about three minutes.
+
+    Waits 1, 2, 4, 8, 16, then 30 s (181 s over 10 retries): a database restart or failover
+    (tens of seconds) is outlasted. No jitter: Celery's is "full jitter", each wait uniform in
+    [0, backoff], which let a task spend all its retries within a few seconds of an outage's
+    start and then be acknowledged as failed, its window lost (tests/test_faults.py, c).
+    """
 
     autoretry_for = (OperationalError, PublishError, ConnectionError, TimeoutError)
-    max_retries = 6
+    max_retries = 10
     retry_backoff = 1  # 1, 2, 4, ... seconds
     retry_backoff_max = 30
-    retry_jitter = True
+    retry_jitter = False
 
 
 def make_app(settings: Settings) -> Celery:

@@ -31,7 +31,7 @@ from pipeline.policy import Decision
 from pipeline.recommend import Recommendation
 from pipeline.reduce import Moderation, Unanswered, WindowBatch
 from pipeline.respond import respond
-from pipeline.schema import actions, conversation_turns, unanswered_questions, window_stats
+from pipeline.schema import actions, conversation_turns, unanswered_questions
 from pipeline.storage import (
     from_epoch,
     insert_ignore,
@@ -40,6 +40,7 @@ from pipeline.storage import (
     stock_levels,
     unpublished_actions,
     update_room_state,
+    upsert_window_stats,
     utcnow,
 )
 from pipeline.taxonomy import Understanding
@@ -136,7 +137,7 @@ def publish(batch: Batch) -> dict[str, int]:
     to_send += [_alert(window, alert, now) for alert in batch.get("alerts", [])]
 
     def rows(conn: Connection) -> None:
-        insert_ignore(conn, window_stats, [_stats_row(window)])
+        upsert_window_stats(conn, _stats_row(window))
         insert_ignore(conn, conversation_turns, turns)
         insert_ignore(conn, unanswered_questions, unanswered)
 

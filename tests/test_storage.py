@@ -20,6 +20,7 @@ from pipeline.storage import (
     make_engine,
     stock_levels,
     upgrade,
+    upsert_window_stats,
 )
 
 T0 = datetime(2026, 11, 21, 12, 0, tzinfo=timezone.utc)
@@ -85,6 +86,21 @@ def test_insert_ignore_writes_each_window_once(database: str) -> None:
     with engine.begin() as conn:
         assert insert_ignore(conn, window_stats, [row, {**row, "window_id": "room@0:21"}]) == 1
         assert conn.scalar(select(func.count()).select_from(window_stats)) == 2
+
+
+def test_a_window_re_read_further_replaces_its_first_version_and_a_shorter_one_does_not(database: str) -> None:
+    first = {
+        "window_id": "room@0:10", "room_id": "room", "kafka_partition": 0, "first_offset": 10, "last_offset": 20,
+        "opened_at": T0, "closed_at": T0, "close_reason": "revoked", "comments_in": 11, "clustered": 11,
+    }
+    further = {**first, "last_offset": 60, "close_reason": "size", "comments_in": 40, "clustered": 40}
+    engine = make_engine(database)
+    with engine.begin() as conn:
+        upsert_window_stats(conn, first)
+        upsert_window_stats(conn, further)  # the next owner re-read it after a failed commit
+        upsert_window_stats(conn, first)  # a redelivered task of the first version changes nothing
+        assert conn.execute(select(window_stats.c.comments_in, window_stats.c.last_offset,
+                                   window_stats.c.close_reason)).all() == [(40, 60, "size")]
 
 
 def test_a_late_older_stock_update_does_not_overwrite_a_newer_one(database: str) -> None:
