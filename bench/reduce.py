@@ -8,7 +8,7 @@ n x n cosine similarity matrix, `DBSCAN(metric="precomputed")` on 1 - similarity
 
 livebot is `pipeline.reduce.Reducer`, built as the consumer builds it (defaults of `Settings`,
 shipped lexicons, character n-gram embedder), fed as the consumer feeds it: `add` per comment,
-`due` + `take_moderations` once per poll (500 comments or 0.2 s of event time, whichever first),
+`due` + `take_moderations` once per poll (500 comments or 0.05 s of event time, whichever first),
 with the comments' event time as the clock.
 
 Figures, all measured in this run:

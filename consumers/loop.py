@@ -96,7 +96,8 @@ class ConsumerLoop:
         self._last_poll = 0.0
         self._lag_checked = 0.0
         self.publisher = Publisher(bootstrap)
-        self.consumer = Consumer(consumer_config(bootstrap, settings.group_id(handler.kind)))
+        self.consumer = Consumer(consumer_config(bootstrap, settings.group_id(handler.kind),
+                                                 **{"fetch.wait.max.ms": settings.fetch_wait_max_ms}))
 
     # ---- lifecycle -----------------------------------------------------------------------
     def install_signal_handlers(self) -> None:

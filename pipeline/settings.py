@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -52,7 +53,13 @@ class Settings(BaseSettings):
 
     # --- consumer loop ---------------------------------------------------------------------
     consume_batch: int = Field(500, description="records taken from Kafka per poll")
-    consume_timeout_s: float = Field(0.2, description="longest wait for a batch, seconds")
+    consume_timeout_s: float = Field(
+        0.05, description="longest wait for a batch, seconds (a poll returns early only with a full batch)"
+    )
+    fetch_wait_max_ms: int = Field(
+        20, ge=0, le=10_000,
+        description="librdkafka fetch.wait.max.ms: how long a broker may hold a fetch that has no data (Kafka's 500 adds up to 0.5 s)",
+    )
 
     # --- contracts -------------------------------------------------------------------------
     max_record_bytes: int = Field(16_384, description="records larger than this are dead-lettered")
@@ -71,6 +78,11 @@ class Settings(BaseSettings):
     stale_after_s: float = Field(30.0, description="a question last asked longer ago than this is not answered")
     card_cooldown_s: float = Field(60.0, description="least time between two cards for the same product in a room")
     low_stock_threshold: int = Field(20, description="stock at or below this is low: urgency, and an alert on crossing")
+    window_tasks: Literal["chain", "fused"] = Field(
+        "chain",
+        description="chain: understand, recommend (nlp), generate (llm), publish (io) as four tasks; "
+        "fused: one task on nlp (fewer hops where one worker serves every queue)",
+    )
     top_k_per_window: int = Field(
         30, description="clusters per window sent on to the models (the reply policy still caps replies per minute)"
     )

@@ -21,6 +21,7 @@ ROUTES = {
     "livebot.recommend": {"queue": "nlp"},
     "livebot.generate": {"queue": "llm"},
     "livebot.publish": {"queue": "io"},
+    "livebot.answer_window": {"queue": "nlp"},  # all four stages: needs the models
     "livebot.publish_moderations": {"queue": "io"},
     "livebot.store_dead_letters": {"queue": "io"},
     "livebot.store_asr": {"queue": "io"},

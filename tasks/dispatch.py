@@ -77,10 +77,6 @@ def _embedded() -> bool:
     return runtime().settings.celery_broker == EMBEDDED
 
 
-def _window_chain(payload: dict[str, Any]) -> None:
-    window.publish.run(window.generate.run(window.recommend.run(window.understand.run(payload))))
-
-
 def send_window(batch: WindowBatch) -> None:
     payload = msgspec.to_builtins(batch)
     if not batch.representatives:  # nothing to answer: only the statistics row to write
@@ -90,7 +86,9 @@ def send_window(batch: WindowBatch) -> None:
             window.publish.apply_async((payload,))
         return
     if _embedded():
-        in_process_worker().submit(_window_chain, payload)
+        in_process_worker().submit(window.answer_window.run, payload)
+    elif runtime().settings.window_tasks == "fused":
+        window.answer_window.apply_async((payload,))
     else:
         chain(window.understand.s(payload), window.recommend.s(), window.generate.s(), window.publish.s()).apply_async()
 

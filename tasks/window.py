@@ -1,7 +1,9 @@
 """The window chain: understand → recommend → generate → publish, one window batch at a time.
 
 A task takes the whole window's representatives (batches are what make a GPU pay), adds its
-stage's result to each, and passes the batch on. The payload is the `WindowBatch` as plain
+stage's result to each, and passes the batch on. Where one worker serves every queue (a small
+box, no GPU) the four hops cost more than the stages (a Redis round trip and a queue wait
+each); `answer_window` runs the same four stages as one task (`LIVEBOT_WINDOW_TASKS=fused`). The payload is the `WindowBatch` as plain
 JSON plus, per representative, `understanding`, `recommendation` and `reply`. `publish`
 writes rows and actions keyed by their cause, so a redelivered window changes nothing.
 """
@@ -144,6 +146,12 @@ def publish(batch: Batch) -> dict[str, int]:
     sent = send_actions(to_send, rows)
     log.info("window published", extra={"room_id": window.room_id, "window_id": window.window_id, "actions": sent})
     return {"actions": sent}
+
+
+@app.task(name="livebot.answer_window")
+def answer_window(batch: Batch) -> dict[str, int]:
+    """The four stages of one window in one task: for workers that serve every queue."""
+    return publish.run(generate.run(recommend.run(understand.run(batch))))
 
 
 @app.task(name="livebot.publish_moderations")

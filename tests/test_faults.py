@@ -23,7 +23,6 @@ waiting for Celery to redeliver); `bench/` scales them up.
 from __future__ import annotations
 
 import json
-import os
 import signal
 import threading
 import time
@@ -51,10 +50,7 @@ from pipeline.settings import Settings
 from pipeline.storage import load_catalogue, make_engine, upgrade
 from tests.conftest import PG_URL
 
-# Written in the session that built them, not yet run to the end in CI: opt in until they are.
-_OPT_IN = pytest.mark.skipif(os.environ.get("LIVEBOT_FAULT_TESTS") != "1",
-                             reason="fault tests are opt-in for now: set LIVEBOT_FAULT_TESTS=1")
-pytestmark = [_OPT_IN, pytest.mark.integration]
+pytestmark = pytest.mark.integration
 
 ANSWER_EVERYTHING = {
     "LIVEBOT_TOP_K_PER_WINDOW": "1000",  # every cluster goes on to the models ...
