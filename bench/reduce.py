@@ -775,7 +775,8 @@ def main() -> None:
           f"Python {host['python']}; BLAS/OpenMP threads = 1")
     base = default_config()
     print(f"livebot defaults: window {base.window_max_size} comments / {base.window_max_age_s} s, eps {base.cluster_eps}, "
-          f"min_samples {base.cluster_min_samples}, top K {base.top_k}, dedup {base.dedup_window_s} s, "
+          f"min_samples {base.cluster_min_samples}, top K {base.top_k}, lone cue >= {base.lone_min_cue_strength}, "
+          f"dedup {base.dedup_window_s} s, "
           f"repeat TTL {base.repeat_ttl_s} s; lexicons {args.lexicon_dir}"
           + (f" + {', '.join(str(p) for p in args.extra_lexicon)}" if args.extra_lexicon else ""))
     print(f"baseline: TF-IDF char (1,3) + n x n cosine + DBSCAN(eps={args.baseline_eps}, "
@@ -1011,7 +1012,8 @@ def main() -> None:
         "real_data": "present" if real else "absent",
         "livebot_config": {"window_max_size": base.window_max_size, "window_max_age_s": base.window_max_age_s,
                            "cluster_eps": base.cluster_eps, "cluster_min_samples": base.cluster_min_samples,
-                           "top_k": base.top_k, "dedup_window_s": base.dedup_window_s,
+                           "top_k": base.top_k, "lone_min_cue_strength": base.lone_min_cue_strength,
+                           "dedup_window_s": base.dedup_window_s,
                            "repeat_ttl_s": base.repeat_ttl_s, "repeat_similarity": base.repeat_similarity},
         "lexicon_dir": str(args.lexicon_dir),
         "extra_lexicons": [str(path) for path in args.extra_lexicon],

@@ -296,7 +296,11 @@ _TLD = (
 )
 _WECHAT_TRIGGER = (
     r"(?:微信号?|薇信|威信|微芯|徽信|维信|围信|卫星号|v\s?[信芯]号?"
-    r"|(?<![a-z])(?:vx|wx|wechat|wei\s?xin)号?|加\s?v|\+\s?v|(?<![a-z])v(?=\s*[:=]))"
+    r"|(?<![a-z])(?:vx|wx|wechat|wei\s?xin)号?|加\s?v|\+\s?v|(?<![a-z])v(?=\s*[:=])"
+    # Evasions: the letters split ("v x", "v.x"), a lone 微/薇/威 ("➕ 微 abc123" once the
+    # normaliser drops the ➕), a bare "v" before an id ("正品低价 v abc123"). Each needs the
+    # space and an id shape after it (6+ letters and digits, or 5+ digits).
+    r"|(?<![a-z])v[\s.\-_*]{1,3}x(?![a-z])|[微薇威]\s+[信芯]号?|[微薇威](?=\s)|(?<![a-z])v(?=\s))"
 )
 _QQ_TRIGGER = (
     r"(?:(?<![a-z])qq(?:号|群)?|扣扣号?|抠抠|企鹅号?|球球号?|q[号群]|扣号|群号"
@@ -324,6 +328,7 @@ _PII_CHARS: Final = re.compile(r"[\da-z@:+零〇一二三四五六七八九幺�
 _PII_SHAPES: Final = re.compile(
     rf"[a-z0-9](?:\.|点|dot)[a-z]|@|://|(?:{_D}[\s\-]{{0,2}}){{5}}"
     r"|微信|薇信|威信|微芯|徽信|维信|围信|卫星|v\s?[信芯x]|wx|wechat|weixin|wei\s|[加+]\s?v"
+    r"|v[\s.\-_*]{1,3}x|[微薇威]\s|(?<![a-z])v\s+[a-z0-9]"
     r"|[vq]\s*[:=]|qq|扣扣|扣号|抠抠|企鹅|球球|q[号群]|群号"
 )
 

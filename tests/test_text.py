@@ -192,6 +192,13 @@ def test_prices_dates_and_order_numbers_are_not_masked(text: str) -> None:
         ("wx abc123", "wx [微信]"),
         ("加V 13800138000", "加v [微信]"),
         ("V信: zhangsan88", "v信: [微信]"),
+        # evasions seen in spam waves: letters split, a lone 微/薇 after a dropped ➕ or ❤, a bare v
+        ("v x ciz_524p", "v x [微信]"),
+        ("v.x abc12345", "v.x [微信]"),
+        ("➕ 微 c3ypirbw9f", "微 [微信]"),
+        ("薇❤ jr3t80", "薇 [微信]"),
+        ("微 信 abc123", "微 信 [微信]"),
+        ("代购 正品低价 v grnfqcq19x", "代购 正品低价 v [微信]"),
     ],
 )
 def test_wechat_ids_announced_as_such_are_masked(text: str, expected: str) -> None:
@@ -200,7 +207,8 @@ def test_wechat_ids_announced_as_such_are_masked(text: str, expected: str) -> No
     assert result.kinds == ("wechat",)
 
 
-@pytest.mark.parametrize("text", ["微信支付可以吗", "有vx吗", "wechat", "vx abc", "我的微信"])
+@pytest.mark.parametrize("text", ["微信支付可以吗", "有vx吗", "wechat", "vx abc", "我的微信", "微 微一笑",
+                                  "v neck 有吗", "v领 毛衣好看", "我要v领的"])
 def test_wechat_words_without_an_id_are_left_alone(text: str) -> None:
     assert masked(text).kinds == ()
 
