@@ -49,8 +49,11 @@ class DataLog:
     entries: list[dict[str, object]] = field(default_factory=list)
 
     def file(self, path: Path, *, rows_total: int, rows_used: int, role: str) -> None:
+        # The path under the data folder ("paraphrase/atec_train.csv"): where the folder lives
+        # differs between machines; the file is identified by its size and sha256.
         self.entries.append(
-            {"file": path.name, "path": str(path), "bytes": path.stat().st_size, "sha256": sha256(path),
+            {"file": path.name, "path": f"{path.parent.name}/{path.name}", "bytes": path.stat().st_size,
+             "sha256": sha256(path),
              "rows_total": rows_total, "rows_used": rows_used, "role": role}
         )
 

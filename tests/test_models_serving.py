@@ -7,6 +7,7 @@ still go through the real code paths that build the default models.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import threading
 import time
@@ -287,3 +288,16 @@ def test_default_models_load_with_no_configuration_and_answer_plain_questions():
     embedder = load_embedder(DEFAULT_DIR / "embedder", device="cpu")
     a, b, c = embedder.encode(["这个多少钱", "这个什么价", "什么时候发货"], normalize_embeddings=True)
     assert float(a @ b) > float(a @ c)
+
+
+def test_data_log_names_files_by_their_place_in_the_data_folder_not_this_machines_path(tmp_path):
+    from models.data import DataLog
+
+    folder = tmp_path / "somewhere" / "paraphrase"
+    folder.mkdir(parents=True)
+    (folder / "pairs.csv").write_text("a,b,1\n", encoding="utf-8")
+    log = DataLog()
+    log.file(folder / "pairs.csv", rows_total=1, rows_used=1, role="train")
+    [entry] = log.entries
+    assert entry["path"] == "paraphrase/pairs.csv" and str(tmp_path) not in json.dumps(entry)
+    assert entry["sha256"] == hashlib.sha256(b"a,b,1\n").hexdigest() and entry["bytes"] == 6
