@@ -101,6 +101,11 @@ class Settings(BaseSettings):
     lexicon_reload_s: float = Field(5.0, description="how often lexicon files are checked for changes, seconds")
 
     # --- models ----------------------------------------------------------------------------
+    torch_threads: int = Field(
+        1, ge=0,
+        description="CPU threads for torch inference per process (0 = torch's default, one per core); "
+        "several worker processes on one CPU box use it best with 1 each",
+    )
     understand_model_dir: str = Field(
         "", description="folder with the `intent/` and `sentiment/` models (a new version there is loaded and "
         "swapped in while serving); empty = the project's own, in models/default"

@@ -86,8 +86,12 @@ class Runtime:
     @cached_property
     def models(self) -> ModelRegistry:
         """The intent/slot/sentiment models: loaded and warmed once, swapped when a new version lands."""
+        import torch
+
         from models.understand import ModelRegistry
 
+        if self.settings.torch_threads > 0:
+            torch.set_num_threads(self.settings.torch_threads)
         registry = ModelRegistry(self.catalogue)
         registry.load(self.model_dir)
         self._model_stamp = _stamp(self.model_dir)

@@ -134,3 +134,20 @@ def test_respond_cli_answers_each_line_with_its_fields(tmp_path: Path) -> None:
     assert "售罄" in hoodie["reply"]
     assert "一块" not in injection["reply"] and "1元" not in injection["reply"]
     assert "error" in broken
+
+
+def test_a_worker_runs_torch_on_the_configured_number_of_threads(configure: Any) -> None:
+    import torch
+
+    from tasks.runtime import runtime
+
+    before = torch.get_num_threads()
+    try:
+        configure(torch_threads=2)
+        _ = runtime().models
+        assert torch.get_num_threads() == 2
+        configure(torch_threads=1)
+        _ = runtime().models
+        assert torch.get_num_threads() == 1
+    finally:
+        torch.set_num_threads(before)
