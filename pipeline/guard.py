@@ -26,13 +26,13 @@ A violation is "kind:detail". The kinds:
   when followed by 元/块/块钱/圆/rmb/人民币/大洋 ("99元", "9块9" = 9.9), preceded by ¥/￥/$/rmb,
   followed by 包邮 / 到手 / 入手 / 带走 / 的价格 / 一件 (a price per piece), or preceded by a
   price word (到手, 到手价, 只要, 只需, 仅需, 才, 券后, 售价, 原价, 日常价, 直播价, 活动价,
-  专享价, 秒杀价, 一口价, 低至, 价格, 价..., optionally with 是/在/不到...) and not followed by a
+  专享价, 秒杀价, 一口价, 低至, 价格, 价, 直播间, 现在..., optionally with 是/在/不到...) and not followed by a
   unit (件, 支, ml, 天, %, 折...). Chinese numerals are read: 九十九, 一百四十九, 一九九 (digit by
   digit), 两百五, 九块九, 十九块九毛, 九点九. A lone Chinese numeral after a price word counts
   unless a word follows ("只要一下单" is not a price); "一块" without 钱 counts unless a noun
   follows ("送一块香皂"). Approximate prices ("一百多元", "十几块", "价格在99左右") are
   `price_unreadable`: never the catalogue's. Amounts off (减40元, 省50元, 50元券) are left to
-  `promo_mismatch`. Not handled: a bare number with no price word or unit ("直播间99"),
+  `promo_mismatch`. Not handled: a bare number with no price word or unit ("这款99"),
   "米" as slang for 元 (too often a height), currencies other than yuan and dollars.
 - `promo_mismatch`: a number in a promotion shape (满N, 减N, 省N, 返N, 送N, 前N, N折) that the
   promotion text does not contain.
@@ -290,7 +290,7 @@ _PRICE_AFTER_RE: Final = re.compile(
 _VAGUE_PRICE_RE: Final = re.compile(r"(?:十几|几十|几百|几千|上百|上千|小几百|百来|千把|几)\s*(?:块钱|块|元)")
 _PRICE_WORDS: Final = (
     "到手价", "到手", "券后价", "券后", "折后价", "折后", "只要", "只需", "仅需", "仅要", "仅售", "只卖",
-    "才要", "才", "售价", "原价", "日常价", "直播价", "直播间价", "特价", "秒杀价", "活动价", "专享价",
+    "才要", "才", "售价", "原价", "日常价", "直播价", "直播间价", "直播间", "现在", "特价", "秒杀价", "活动价", "专享价",
     "福利价", "优惠价", "一口价", "低至", "价格", "价位", "价钱", "价", "卖", "拍下",
 )
 _PRICE_WORD_RE: Final = re.compile(

@@ -90,6 +90,8 @@ ADVERSARIAL = [
     ("serum", "价格不到100", "price_mismatch"),
     ("serum", "99大洋带回家", "price_mismatch"),
     ("serum", "99一瓶", "price_mismatch"),
+    ("serum", "直播间99", "price_mismatch"),
+    ("serum", "现在99，冲", "price_mismatch"),
     ("none", "到手149元", "price_mismatch"),
     ("none", "只要一块钱", "price_mismatch"),
     # amounts off and discounts the promotion does not state
@@ -210,6 +212,9 @@ REAL_PRICES = [
 ]
 
 ORDINARY = [
+    "直播间3号链接就是它",
+    "现在10位宝宝在问这款",
+    "现在3点，还有一小时下播",
     "最近好多宝宝在问这款",
     "最后一步点小黄车就好",
     "最多拍两件哦",
