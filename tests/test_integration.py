@@ -81,6 +81,7 @@ def test_comments_become_replies_and_rows_once_even_when_the_consumer_is_killed(
         "LIVEBOT_WINDOW_MAX_AGE_S": "0.5",
         "LIVEBOT_TOP_K_PER_WINDOW": "1000",  # answer every cluster and suppress no repeat,
         "LIVEBOT_REPEAT_TTL_S": "0.001",  # pace nothing, so that every comment is behind some reply
+        "LIVEBOT_LONE_MIN_CUE_STRENGTH": "0",  # a lone weakly cued comment is answered too
         "LIVEBOT_REPLY_COOLDOWN_S": "0",
         "LIVEBOT_REPLIES_PER_MINUTE": "1000000",
         "LIVEBOT_STALE_AFTER_S": "600",
