@@ -249,7 +249,7 @@ class Screen:
 def _stack(vectors: list[Vectors]) -> Vectors:
     if vectors and all(sp.isspmatrix_csr(vector) and vector.shape[0] == 1 for vector in vectors):
         # sp.vstack of many one-row matrices costs ~10 us a row; concatenating the CSR arrays
-        # directly is ~20x cheaper, and this runs once per window and scope.
+        # directly is ~5x cheaper (256 rows: 0.45 against 2.4 ms), and this runs per window and scope.
         indptr = np.zeros(len(vectors) + 1, dtype=np.int64)
         np.cumsum([vector.nnz for vector in vectors], out=indptr[1:])
         data = np.concatenate([vector.data for vector in vectors])
