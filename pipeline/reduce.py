@@ -15,8 +15,9 @@ A window closes by size or age. Its comments are embedded and clustered with DBS
 (`cluster`; a lone comment is answered only when its cue is strong enough), the clusters are
 ranked, questions this room answered recently about the same product are suppressed (the
 products a question names come from the catalogue's names and aliases: "面霜多少钱" does not
-repeat "多少钱" answered while the lipstick was on screen), and the top K go on as a `WindowBatch`: its statistics and representatives, which is all the
-model tasks ever see. The counts of every window add up to what came in:
+repeat "多少钱" answered while the lipstick was on screen), and the top K go on as a
+`WindowBatch`: its statistics and representatives, which is all the model tasks ever see.
+The counts of every window add up to what came in:
 comments_in = deduplicated + moderated + spam + chatter + clustered + shed.
 """
 
