@@ -173,8 +173,15 @@ def new_model(
         "max_length_serving": max_length,
     }
     if base is not None:
-        # a base with other heads (or none) keeps its encoder; the heads start fresh
-        return BertForUnderstanding.from_pretrained(str(base), local_files_only=True, ignore_mismatched_sizes=True, **extra)
+        # a base with other heads (or none) keeps its encoder; the heads start fresh. The heads'
+        # settings go into the config first: a plain BertConfig (bert-base-chinese, an MLM
+        # checkpoint) has no such fields, and from_pretrained would hand them to __init__.
+        from transformers import BertConfig
+
+        config = BertConfig.from_pretrained(str(base), local_files_only=True)
+        config.update(extra)
+        return BertForUnderstanding.from_pretrained(str(base), config=config, local_files_only=True,
+                                                    ignore_mismatched_sizes=True)
     from models.tokenizer import vocab_size
 
     config = tiny_config(vocab_size(tokenizer), hidden=hidden, layers=layers, max_length=max_length)

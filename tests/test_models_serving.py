@@ -92,6 +92,30 @@ def test_fine_tunes_a_pretrained_checkpoint_given_as_base(tmp_path, model_dirs, 
     assert config.hidden_size == 32 and config.num_labels == len(SENTIMENTS)
 
 
+def test_fine_tunes_a_plain_bert_checkpoint_such_as_bert_base_chinese(tmp_path, catalogue):
+    """An operator's base is a plain BERT (its config knows nothing of livebot's heads), e.g.
+    bert-base-chinese on disk or an MLM-pretrained encoder: built here, tiny, with its tokenizer."""
+    from transformers import BertForMaskedLM
+
+    from models.encoder import tiny_config
+    from models.tokenizer import make_tokenizer, save_tokenizer, vocab_size
+
+    vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *sorted(set("".join(e.text for e in generate(catalogue, 300, seed=1))))]
+    tokenizer = make_tokenizer(vocab)
+    base = tmp_path / "plain-bert"
+    BertForMaskedLM(tiny_config(vocab_size(tokenizer), hidden=32, layers=1, heads=2)).save_pretrained(str(base))
+    save_tokenizer(tokenizer, vocab, base)
+
+    meta = train_intent(tmp_path / "ft", base=base, seed=0, catalogue=catalogue, n_synth=200, max_steps=3,
+                        batch_size=16, use_real=False, n_heldout=22)
+
+    assert meta["base"] == str(base)
+    from models.encoder import TextClassifier
+
+    probs = TextClassifier(tmp_path / "ft", device="cpu").predict(["这个多少钱"]).probs
+    assert probs.shape == (1, len(INTENTS))
+
+
 # -- serving ------------------------------------------------------------------------------------
 
 
