@@ -426,11 +426,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data-dir", type=Path, default=None)
     parser.add_argument("--catalogue", type=Path, default=None)
     parser.add_argument("--threads", type=int, default=2, help="torch CPU threads (1 on a busy shared machine)")
+    parser.add_argument("--lr", type=float, default=None,
+                        help="peak learning rate (default 1e-3 from scratch, 5e-5 with --base; 1e-3 suits a "
+                        "`models.pretrain` base, which is as small as a from-scratch model)")
     args = parser.parse_args(argv)
     if not args.all and not args.task:
         parser.error("name a task or pass --all")
     cat = Catalogue.load(args.catalogue or SAMPLE_CATALOGUE)
-    common = {"base": args.base, "seed": args.seed, "data_dir": args.data_dir, "threads": args.threads}
+    common = {"base": args.base, "seed": args.seed, "data_dir": args.data_dir, "threads": args.threads, "lr": args.lr}
     if args.all:
         import shutil
 

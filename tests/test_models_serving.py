@@ -325,3 +325,22 @@ def test_data_log_names_files_by_their_place_in_the_data_folder_not_this_machine
     [entry] = log.entries
     assert entry["path"] == "paraphrase/pairs.csv" and str(tmp_path) not in json.dumps(entry)
     assert entry["sha256"] == hashlib.sha256(b"a,b,1\n").hexdigest() and entry["bytes"] == 6
+
+
+def test_mlm_pretraining_writes_a_base_that_intent_training_fine_tunes(tmp_path, catalogue):
+    from models.pretrain import pretrain
+    from models.tokenizer import build_vocab
+
+    vocab_file = tmp_path / "vocab.txt"
+    vocab_file.write_text("\n".join(build_vocab([e.text for e in generate(catalogue, 400, seed=2)], min_freq=1)),
+                          encoding="utf-8")
+    meta = pretrain(tmp_path / "mlm", vocab_file=vocab_file, steps=4, batch_size=8, n_synth=200, use_real=False,
+                    hidden=32, layers=1, threads=1, catalogue=catalogue)
+    assert meta["settings"]["steps"] == 4 and meta["training"]["final_loss"] > 0
+    assert meta["data"][0]["generated"]
+    for name in ("model.safetensors", "config.json", "vocab.txt", "meta.json"):
+        assert (tmp_path / "mlm" / name).is_file(), name
+
+    tuned = train_intent(tmp_path / "intent", base=tmp_path / "mlm", lr=1e-3, seed=0, catalogue=catalogue,
+                         n_synth=200, max_steps=3, batch_size=16, use_real=False, n_heldout=22)
+    assert tuned["base"] == str(tmp_path / "mlm")
