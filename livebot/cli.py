@@ -188,7 +188,9 @@ def classify() -> None:
               help="fine-tune this pretrained BERT-style checkpoint instead of training from scratch")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--threads", type=int, default=2, show_default=True, help="CPU threads for torch")
-def train(task: str, out: Path, base: Path | None, seed: int, threads: int) -> None:
+@click.option("--lr", type=float, default=None,
+              help="peak learning rate (1e-3 from scratch, 5e-5 with --base; 1e-3 for a `models.pretrain` base)")
+def train(task: str, out: Path, base: Path | None, seed: int, threads: int, lr: float | None) -> None:
     """Train a model reproducibly (fixed seeds; data versions recorded in OUT/meta.json)."""
     from models.train import main as train_main
 
@@ -196,6 +198,7 @@ def train(task: str, out: Path, base: Path | None, seed: int, threads: int) -> N
     argv = (["--all"] if task == "all" else [task]) + ["--out", str(out), "--seed", str(seed), "--threads",
                                                         str(threads)]
     argv += ["--base", str(base)] if base else []
+    argv += ["--lr", str(lr)] if lr is not None else []
     argv += ["--data-dir", settings.data_dir] if settings.data_dir else []
     argv += ["--catalogue", settings.catalogue_path] if settings.catalogue_path else []
     raise SystemExit(train_main(argv))

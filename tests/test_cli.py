@@ -160,3 +160,18 @@ def test_loadgen_command_sends_comments_and_malformed_records(kafka: str) -> Non
         except (ValueError, KeyError, TypeError, UnicodeDecodeError):
             malformed += 1
     assert 0 < malformed < len(values)
+
+
+def test_train_hands_its_options_to_the_training_module(tmp_path, monkeypatch) -> None:
+    import models.train
+
+    seen: list[list[str]] = []
+    monkeypatch.setattr(models.train, "main", lambda argv: seen.append(argv) or 0)
+    base = tmp_path / "mlm"
+    base.mkdir()
+    result = CliRunner().invoke(main, ["train", "intent", "--out", str(tmp_path / "out"), "--base", str(base),
+                                       "--lr", "0.001", "--threads", "1"])
+    assert result.exit_code == 0, result.output
+    [argv] = seen
+    assert argv[:1] == ["intent"] and ["--base", str(base)] == argv[argv.index("--base"):argv.index("--base") + 2]
+    assert argv[argv.index("--lr") + 1] == "0.001" and argv[argv.index("--threads") + 1] == "1"
