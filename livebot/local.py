@@ -376,10 +376,16 @@ def read_cpu_s(pid: int) -> float:
     """User + system CPU seconds of `pid` from /proc/<pid>/stat; 0.0 if it is gone."""
     try:
         with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as stat:
-            fields = stat.read().rsplit(")", 1)[1].split()
+            return _stat_cpu_s(stat.read())
     except (FileNotFoundError, ProcessLookupError, IndexError):
         return 0.0
-    return (int(fields[11]) + int(fields[12])) / _TICKS  # utime, stime (fields 14, 15 of stat(5))
+
+
+def _stat_cpu_s(stat: str) -> float:
+    """utime + stime of a /proc/<pid>/stat line, in seconds (fields 14 and 15 of proc(5);
+    counted after the command name, which may itself hold spaces or parentheses)."""
+    fields = stat.rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / _TICKS
 
 
 def cpu_by_command() -> dict[str, float]:
@@ -395,8 +401,7 @@ def cpu_by_command() -> dict[str, float]:
         except OSError:
             continue
         name = text[text.find("(") + 1:text.rfind(")")]
-        fields = text.rsplit(")", 1)[1].split()
-        out[name] = out.get(name, 0.0) + (int(fields[11]) + int(fields[12])) / _TICKS
+        out[name] = out.get(name, 0.0) + _stat_cpu_s(text)
     return out
 
 

@@ -291,9 +291,9 @@ class Reducer:
         representatives: list[Representative] = []
         ordered = rank(clustering.clusters, closed.closed_at, top_k=len(clustering.clusters),
                        weights=self.config.rank_weights)
+        keys = [cluster.representative.key or cluster.representative.text for cluster in ordered]
         screen = self.recent.screen(
-            [Candidate(self._scope(window.room_id, cluster), cluster.representative.key or cluster.representative.text,
-                       cluster.last_ts) for cluster in ordered],
+            [Candidate(self._scope(window.room_id, key), key, cluster.last_ts) for key, cluster in zip(keys, ordered)],
             _rows(clustering.vectors, [cluster.row for cluster in ordered]),
         )
         for index, cluster in enumerate(ordered):
@@ -323,10 +323,11 @@ class Reducer:
         return WindowResult(batch, ranked)
 
 
-    def _scope(self, room_id: str, cluster: Cluster) -> str:
+    def _scope(self, room_id: str, key: str) -> str:
+        """The repeat memory a question is checked against: its room, and the products it names."""
         if self.products is None:
             return room_id
-        skus = sorted(set(self.products(cluster.representative.key or cluster.representative.text)))
+        skus = sorted(set(self.products(key)))
         return f"{room_id}:{'+'.join(skus)}" if skus else room_id
 
 

@@ -56,14 +56,18 @@ def upgrade(url: str, revision: str = "head") -> None:
     command.upgrade(alembic_config(url), revision)
 
 
+def _insert(conn: Connection, table: Any) -> Any:
+    """The dialect's INSERT, which has ON CONFLICT (Postgres and SQLite both)."""
+    return (postgresql if conn.dialect.name == "postgresql" else sqlite).insert(table)
+
+
 def insert_ignore(conn: Connection, table: Any, rows: Iterable[Mapping[str, Any]]) -> int:
     """Insert rows whose key is not there yet; returns how many were new."""
     rows = list(rows)
     if not rows:
         return 0
-    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
     # rowcount is unreliable for batched inserts; RETURNING names exactly the new rows.
-    statement = dialect.insert(table).on_conflict_do_nothing().returning(*table.primary_key.columns)
+    statement = _insert(conn, table).on_conflict_do_nothing().returning(*table.primary_key.columns)
     return len(conn.execute(statement, rows).all())
 
 
@@ -77,8 +81,7 @@ def upsert_window_stats(conn: Connection, row: Mapping[str, Any]) -> None:
     leave the comments only the second holds counted nowhere; keeping the one with the larger
     last offset counts every comment at least once.
     """
-    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-    statement = dialect.insert(window_stats).values(dict(row))
+    statement = _insert(conn, window_stats).values(dict(row))
     statement = statement.on_conflict_do_update(
         index_elements=[window_stats.c.window_id],
         set_={column.name: statement.excluded[column.name] for column in window_stats.columns
@@ -90,7 +93,6 @@ def upsert_window_stats(conn: Connection, row: Mapping[str, Any]) -> None:
 
 def load_catalogue(conn: Connection, catalogue: Catalogue) -> None:
     """Upsert the catalogue's products; stock set by ERP events is left as it is."""
-    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
     for product in catalogue.products:
         row = {
             "sku": product.sku,
@@ -107,7 +109,7 @@ def load_catalogue(conn: Connection, catalogue: Catalogue) -> None:
             "tier": product.tier,
             "stock": product.stock,
         }
-        statement = dialect.insert(products).values(row)
+        statement = _insert(conn, products).values(row)
         described = {k: v for k, v in row.items() if k not in ("sku", "stock")}
         conn.execute(statement.on_conflict_do_update(index_elements=["sku"], set_=described))
 

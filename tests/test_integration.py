@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import signal
-import socket
 import subprocess
 import threading
 import time
@@ -20,6 +19,7 @@ import pytest
 from confluent_kafka import Producer
 from sqlalchemy import func, select
 
+from livebot.local import free_port
 from pipeline.catalogue import Catalogue
 from pipeline.contracts import DeadLetter
 from pipeline.kafka import read_all
@@ -91,7 +91,7 @@ def test_comments_become_replies_and_rows_once_even_when_the_consumer_is_killed(
     with engine.begin() as conn:
         load_catalogue(conn, Catalogue.load())
 
-    worker_port, consumer_port = _free_port(), _free_port()
+    worker_port, consumer_port = free_port(), free_port()
     worker = start_process([LIVEBOT, "worker", "--queues", "nlp,llm,io"],
                            {**env, "LIVEBOT_METRICS_PORT": str(worker_port)}, tmp_path / "worker.log")
     consumer = start_process([LIVEBOT, "consume", "danmaku"], env, tmp_path / "consumer-1.log")
@@ -187,12 +187,6 @@ def test_comments_become_replies_and_rows_once_even_when_the_consumer_is_killed(
             except subprocess.TimeoutExpired:
                 process.kill()
         engine.dispose()
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def _get(port: int, path: str) -> int:
