@@ -26,10 +26,10 @@ from pathlib import Path
 import torch
 
 from models import data as realdata
-from models.encoder import TextClassifier
+from models.encoder import TextClassifier, load_sentiment
 from models.evaluate import intent_metrics, paraphrase_auc, sentiment_metrics
 from models.synth import generate
-from models.understand import DEFAULT_MODEL_DIR, Understander
+from models.understand import DEFAULT_MODEL_DIR, Understander, default_model_folder
 from pipeline.catalogue import SAMPLE_CATALOGUE, Catalogue
 
 
@@ -96,7 +96,7 @@ def main(argv: list[str] | None = None) -> int:
     else:
         print("intent  real dev            skipped (../shared/data absent)")
 
-    sentiment = TextClassifier(args.model_dir / "sentiment")
+    sentiment = load_sentiment(default_model_folder("sentiment", args.model_dir))
     figures["sentiment_chnsenticorp_dev_accuracy"] = None
     if realdata.data_available(root, realdata.CHNSENTICORP_DEV):
         dev = realdata.read_chnsenticorp_dev(root)
@@ -129,6 +129,7 @@ def main(argv: list[str] | None = None) -> int:
     for name, quantize in variants:
         u = Understander.load(args.model_dir, cat, quantize=quantize)
         figures["device"] = str(u.device)
+        figures["one_encoder_pass"] = u.joint  # intent and sentiment from one model
         single = _one_at_a_time(u, texts[: min(400, len(texts))])
         sweep = {bs: _throughput(u, texts, bs) for bs in sizes}
         best_bs = max(sweep, key=sweep.get)

@@ -183,7 +183,7 @@ def classify() -> None:
 @main.command()
 @click.argument("task", type=click.Choice(["intent", "sentiment", "embedder", "all"]))
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True,
-              help="model folder to write (with `all`: OUT/intent, OUT/sentiment, OUT/embedder)")
+              help="model folder to write (with `all`: OUT/intent, with its sentiment head, and OUT/embedder)")
 @click.option("--base", type=click.Path(exists=True, file_okay=False, path_type=Path), default=None,
               help="fine-tune this pretrained BERT-style checkpoint instead of training from scratch")
 @click.option("--seed", type=int, default=0, show_default=True)
@@ -215,12 +215,12 @@ def evaluate(task: str, model_dir: Path | None, out: Path) -> None:
     import json
 
     from models import evaluate as model_eval
-    from models.understand import DEFAULT_MODEL_DIR
+    from models.understand import default_model_folder
 
     settings = get_settings()
     run = {"intent": model_eval.evaluate_intent, "sentiment": model_eval.evaluate_sentiment,
            "embedder": model_eval.evaluate_embedder}[task]
-    report = run(model_dir or DEFAULT_MODEL_DIR / task, out / task, data_dir=settings.data_dir or None,
+    report = run(model_dir or default_model_folder(task), out / task, data_dir=settings.data_dir or None,
                  catalogue=settings.catalogue_path or None)
     click.echo(json.dumps(report, ensure_ascii=False, default=str)[:4000])
     click.echo(f"report written to {out / task}", err=True)

@@ -2,17 +2,20 @@
 
 `BertForUnderstanding` is a `transformers` BERT encoder (any `BertConfig`: the project's tiny
 from-scratch one, or an operator's pretrained checkpoint such as bert-base-chinese on disk) with
-a sequence-classification head over mean-pooled token states (intent or sentiment) and an
-optional token-classification head (BIO slot tags). It saves and loads with
+a sequence-classification head over mean-pooled token states (intent or sentiment), an optional
+second sequence head for sentiment (one encoder pass then answers both: the default model is
+built so), and an optional token-classification head (BIO slot tags). It saves and loads with
 `save_pretrained` / `from_pretrained` (safetensors) like any HuggingFace model.
 
 `TextClassifier` is the serving side of one such folder: it loads the model and its tokenizer
 from disk, picks the device (CUDA with bf16 when present, else CPU fp32), batches by length,
-and returns probabilities under `torch.inference_mode()`.
+and returns one head's probabilities under `torch.inference_mode()`. `load_sentiment` finds the
+sentiment classifier of a folder, whichever of the two shapes it has.
 """
 
 from __future__ import annotations
 
+import json
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -49,6 +52,7 @@ class UnderstandingOutput(ModelOutput):
     loss: torch.Tensor | None = None
     logits: torch.Tensor | None = None
     token_logits: torch.Tensor | None = None
+    sentiment_logits: torch.Tensor | None = None
     pooled: torch.Tensor | None = None
 
 
@@ -57,11 +61,20 @@ def mean_pool(hidden: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tenso
     return (hidden * mask).sum(1) / mask.sum(1).clamp(min=1.0)
 
 
+def _masked_cross_entropy(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor | None:
+    """Mean cross-entropy over the targets that are not -100; None when every one is (a batch of
+    reviews has no intent label, a batch of danmaku chatter no sentiment label)."""
+    if not bool((target != -100).any()):
+        return None
+    return nn.functional.cross_entropy(logits.reshape(-1, logits.size(-1)), target.reshape(-1), ignore_index=-100)
+
+
 class BertForUnderstanding(BertPreTrainedModel):
-    """BERT encoder + mean-pooled sequence head (+ optional BIO token head).
+    """BERT encoder + mean-pooled sequence head (+ optional sentiment head, BIO token head).
 
     Extra config fields: `num_token_labels` (0 = no token head), `token_labels` (tag names),
-    `task` ("intent" / "sentiment"), `max_length`.
+    `sentiment_labels` (names; empty = no sentiment head), `task` ("intent" / "sentiment"),
+    `max_length_serving`.
     """
 
     def __init__(self, config: BertConfig) -> None:
@@ -69,6 +82,8 @@ class BertForUnderstanding(BertPreTrainedModel):
         self.bert = BertModel(config, add_pooling_layer=False)
         self.dropout = nn.Dropout(config.hidden_dropout_prob)
         self.classifier = nn.Linear(config.hidden_size, config.num_labels)
+        n_sentiment = len(getattr(config, "sentiment_labels", None) or ())
+        self.sentiment_classifier = nn.Linear(config.hidden_size, n_sentiment) if n_sentiment else None
         n_token = int(getattr(config, "num_token_labels", 0) or 0)
         self.token_classifier = nn.Linear(config.hidden_size, n_token) if n_token else None
         self.post_init()
@@ -80,24 +95,29 @@ class BertForUnderstanding(BertPreTrainedModel):
         token_type_ids: torch.Tensor | None = None,
         labels: torch.Tensor | None = None,
         token_labels: torch.Tensor | None = None,
+        sentiment_targets: torch.Tensor | None = None,
         token_loss_weight: float = 0.5,
         **_: object,
     ) -> UnderstandingOutput:
         hidden = self.bert(input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids).last_hidden_state
         pooled = mean_pool(hidden, attention_mask)
-        logits = self.classifier(self.dropout(pooled))
+        features = self.dropout(pooled)
+        logits = self.classifier(features)
+        sentiment_logits = self.sentiment_classifier(features) if self.sentiment_classifier is not None else None
         token_logits = self.token_classifier(self.dropout(hidden)) if self.token_classifier is not None else None
-        loss = None
+        # -100 marks an example without a label for a head (a review has no intent, chatter no slots)
+        parts = []
         if labels is not None:
-            # -100 marks an example without a label for this head (e.g. a review in a slot batch)
-            loss = nn.functional.cross_entropy(logits, labels, ignore_index=-100)
+            parts.append(_masked_cross_entropy(logits, labels))
+        if sentiment_targets is not None and sentiment_logits is not None:
+            parts.append(_masked_cross_entropy(sentiment_logits, sentiment_targets))
         if token_labels is not None and token_logits is not None:
-            token_loss = nn.functional.cross_entropy(
-                token_logits.reshape(-1, token_logits.size(-1)), token_labels.reshape(-1), ignore_index=-100
-            )
-            if torch.isfinite(token_loss):
-                loss = token_loss * token_loss_weight if loss is None else loss + token_loss * token_loss_weight
-        return UnderstandingOutput(loss=loss, logits=logits, token_logits=token_logits, pooled=pooled)
+            token_loss = _masked_cross_entropy(token_logits, token_labels)
+            parts.append(None if token_loss is None else token_loss * token_loss_weight)
+        parts = [p for p in parts if p is not None]
+        loss = torch.stack(parts).sum() if parts else None
+        return UnderstandingOutput(loss=loss, logits=logits, token_logits=token_logits,
+                                   sentiment_logits=sentiment_logits, pooled=pooled)
 
 
 def pick_device(device: str | torch.device | None = None) -> tuple[torch.device, torch.dtype]:
@@ -117,12 +137,18 @@ class Prediction:
 
 
 class TextClassifier:
-    """One trained folder, ready to serve. Thread-safe for concurrent `predict` calls."""
+    """One trained folder, ready to serve. Thread-safe for concurrent `predict` calls.
 
-    def __init__(self, model_dir: str | Path, *, device: str | torch.device | None = None, quantize: bool = False) -> None:
+    `head` picks what `labels` and `predict` answer: "main" (the folder's own task) or
+    "sentiment" (the sentiment head of a joint intent + sentiment folder)."""
+
+    def __init__(self, model_dir: str | Path, *, device: str | torch.device | None = None, quantize: bool = False,
+                 head: str = "main") -> None:
         self.model_dir = Path(model_dir)
         if not (self.model_dir / "config.json").is_file():
             raise FileNotFoundError(f"no trained model in {self.model_dir} (config.json missing)")
+        if head not in ("main", "sentiment"):
+            raise ValueError(f"unknown head {head!r}: expected main or sentiment")
         self.device, self.dtype = pick_device(device)
         self.tokenizer = load_tokenizer(self.model_dir)
         model = BertForUnderstanding.from_pretrained(str(self.model_dir), local_files_only=True)
@@ -133,7 +159,12 @@ class TextClassifier:
             self.model = torch.ao.quantization.quantize_dynamic(model, {nn.Linear}, dtype=torch.qint8)
         else:
             self.model = model.to(self.device, dtype=self.dtype)
-        self.labels: tuple[str, ...] = tuple(cfg.id2label[i] for i in range(cfg.num_labels))
+        self.sentiment_labels: tuple[str, ...] = tuple(getattr(cfg, "sentiment_labels", None) or ())
+        if head == "sentiment" and not self.sentiment_labels:
+            raise ValueError(f"{self.model_dir} has no sentiment head")
+        self.head = head
+        self.labels: tuple[str, ...] = (self.sentiment_labels if head == "sentiment"
+                                        else tuple(cfg.id2label[i] for i in range(cfg.num_labels)))
         self.token_labels: tuple[str, ...] = tuple(getattr(cfg, "token_labels", ()) or ())
         self.max_length = int(getattr(cfg, "max_length_serving", 0) or DEFAULT_MAX_LENGTH)
         self._lock = threading.Lock()  # tokenizers' Rust object: guard padding/truncation state
@@ -162,7 +193,8 @@ class TextClassifier:
             offsets = batch.pop("offset_mapping", None)
             batch = {k: v.to(self.device) for k, v in batch.items()}
             out = self.model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"])
-            p = torch.softmax(out.logits.float(), dim=-1).cpu().numpy()
+            logits = out.sentiment_logits if self.head == "sentiment" else out.logits
+            p = torch.softmax(logits.float(), dim=-1).cpu().numpy()
             probs[idx] = p
             if with_tokens and out.token_logits is not None and offsets is not None:
                 tag_ids = out.token_logits.argmax(-1).cpu().numpy()
@@ -180,6 +212,15 @@ class TextClassifier:
         sample = ["这个多少钱", "好的谢谢", "什么时候发货呀主播", "口红有没有豆沙色", "哈哈哈哈哈哈哈哈"]
         for n in (1, 8, 64):
             self.predict((sample * 13)[:n], with_tokens=bool(self.token_labels))
+
+
+def load_sentiment(model_dir: str | Path, **kwargs) -> TextClassifier:
+    """The sentiment classifier in `model_dir`: a sentiment folder of its own, or the sentiment
+    head of a joint intent + sentiment folder."""
+    config_file = Path(model_dir) / "config.json"
+    config = json.loads(config_file.read_text(encoding="utf-8")) if config_file.is_file() else {}
+    joint = config.get("task") != "sentiment" and bool(config.get("sentiment_labels"))
+    return TextClassifier(model_dir, head="sentiment" if joint else "main", **kwargs)
 
 
 def bio_spans(text_tags: list[tuple[int, int, int]], tag_names: tuple[str, ...]) -> list[tuple[str, int, int]]:

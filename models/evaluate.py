@@ -20,7 +20,7 @@ import numpy as np
 from sklearn.metrics import confusion_matrix, precision_recall_fscore_support, roc_auc_score
 
 from models import data as realdata
-from models.encoder import TextClassifier, bio_spans
+from models.encoder import TextClassifier, bio_spans, load_sentiment
 from models.slots import RuleTagger
 from models.synth import Example, generate
 from pipeline.catalogue import SAMPLE_CATALOGUE, Catalogue
@@ -219,10 +219,11 @@ def evaluate_intent(model_dir: str | Path, out_dir: str | Path, *, data_dir: str
 
 def evaluate_sentiment(model_dir: str | Path, out_dir: str | Path, *, data_dir: str | Path | None = None,
                        catalogue: str | Path | Catalogue | None = None, seed: int = 0) -> dict:
-    """Sentiment report: ChnSentiCorp dev (binary), real dev set (3-way), generated held-out."""
+    """Sentiment report: ChnSentiCorp dev (binary), real dev set (3-way), generated held-out.
+    `model_dir` is a sentiment folder or an intent folder with a sentiment head."""
     model_dir, out = Path(model_dir), Path(out_dir)
     cat = _catalogue(catalogue)
-    clf = TextClassifier(model_dir, device="cpu")
+    clf = load_sentiment(model_dir, device="cpu")
     log = realdata.DataLog()
     held_seed = seed + 20_011
     heldout = generate(cat, 2000, seed=held_seed)

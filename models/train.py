@@ -3,9 +3,14 @@
 Each entry point is a plain function that writes one self-contained folder (weights as
 safetensors, tokenizer, `meta.json` with the data versions read, the settings and the metrics):
 
-    train_intent(out_dir, *, base=None, seed=0, ...)     -> meta dict
-    train_sentiment(out_dir, *, base=None, seed=0, ...)  -> meta dict
+    train_intent(out_dir, *, base=None, seed=0, ...)     -> meta dict   (+ sentiment head)
+    train_sentiment(out_dir, *, base=None, seed=0, ...)  -> meta dict   (a model of its own)
     train_embedder(out_dir, *, base=None, seed=0, ...)   -> meta dict   (see models/embedder.py)
+
+The intent model carries a sentiment head by default, trained in the same run on the generated
+comments' moods and the real reviews: serving then answers intent and sentiment in one encoder
+pass (half the compute of two models). `train_sentiment` still trains a sentiment model of its
+own, which serving prefers when a model folder has one (an operator's bigger model, say).
 
 With `base=None` a tiny BERT (`encoder.tiny_config`) is trained from scratch over a character
 vocabulary built from the training text; with `base=PATH` the same code fine-tunes an operator's
@@ -60,13 +65,15 @@ def set_seed(seed: int, threads: int = 2) -> None:
 @dataclass(frozen=True)
 class Encoded:
     input_ids: list[int]
-    label: int
+    label: int                      # -100: no label for the main head (a review in intent training)
     token_labels: list[int] | None  # None: no slot supervision for this example
+    sentiment: int = -100           # the sentiment head's label; -100: none
 
 
 def encode_examples(
     tokenizer, texts: Sequence[str], labels: Sequence[int], *, max_length: int,
     spans: Sequence[Sequence[tuple[str, int, int]] | None] | None = None,
+    sentiments: Sequence[int] | None = None,
 ) -> list[Encoded]:
     """Tokenize once up front; BIO labels from character spans through the offset mapping."""
     prepared = [prepare(clip_text(t, max_length - 2)) for t in texts]
@@ -86,7 +93,7 @@ def encode_examples(
                         tag = ("B-" if start == s else "I-") + slot
                         break
                 token_labels.append(SLOT_TAG_INDEX[tag])
-        out.append(Encoded(list(ids), labels[i], token_labels))
+        out.append(Encoded(list(ids), labels[i], token_labels, sentiments[i] if sentiments is not None else -100))
     return out
 
 
@@ -120,6 +127,8 @@ def collate(batch: list[Encoded], pad_id: int = 0) -> dict[str, torch.Tensor]:
             tok[i, :n] = torch.tensor(e.token_labels)
     if with_tokens:
         out["token_labels"] = tok
+    if any(e.sentiment != -100 for e in batch):
+        out["sentiment_targets"] = torch.tensor([e.sentiment for e in batch], dtype=torch.long)
     return out
 
 
@@ -163,14 +172,14 @@ def fit(
 
 
 def new_model(
-    *, base: Path | None, tokenizer, labels: Sequence[str], token_labels: Sequence[str] = (), task: str,
-    hidden: int, layers: int, max_length: int,
+    *, base: Path | None, tokenizer, labels: Sequence[str], token_labels: Sequence[str] = (),
+    sentiment_labels: Sequence[str] = (), task: str, hidden: int, layers: int, max_length: int,
 ) -> BertForUnderstanding:
     id2label = dict(enumerate(labels))
     extra = {
         "id2label": id2label, "label2id": {v: k for k, v in id2label.items()}, "num_labels": len(labels),
-        "num_token_labels": len(token_labels), "token_labels": list(token_labels), "task": task,
-        "max_length_serving": max_length,
+        "num_token_labels": len(token_labels), "token_labels": list(token_labels),
+        "sentiment_labels": list(sentiment_labels), "task": task, "max_length_serving": max_length,
     }
     if base is not None:
         # a base with other heads (or none) keeps its encoder; the heads start fresh. The heads'
@@ -244,11 +253,17 @@ def train_intent(
     max_length: int = DEFAULT_MAX_LENGTH,
     max_steps: int | None = None,
     slot_head: bool = True,
+    sentiment_head: bool = True,
+    reviews_per_file: int = 15000,
     tokenizer_dir: str | Path | None = None,
     n_heldout: int = 2200,
     threads: int = 2,
 ) -> dict:
-    """Train the intent classifier (and a BIO slot head to measure against the rules tagger)."""
+    """Train the intent classifier, with a sentiment head (see the module's docstring) and a BIO
+    slot head (measured against the rules tagger; serving uses whichever measured better).
+
+    The sentiment head learns from the generated comments' moods and, when the real data is
+    present, from labelled reviews (clipped head + tail to `max_length`; no intent label)."""
     t_start = time.time()
     set_seed(seed, threads)
     out = Path(out_dir)
@@ -256,33 +271,46 @@ def train_intent(
     cat = catalogue if isinstance(catalogue, Catalogue) else Catalogue.load(catalogue or SAMPLE_CATALOGUE)
     data_root = Path(data_dir) if data_dir is not None else None
     real = use_real and realdata.data_available(data_root, realdata.INTENT_DEV, *realdata.DANMAKU_FILES)
+    real_reviews = sentiment_head and use_real and realdata.data_available(data_root, *realdata.SENTIMENT_TRAIN_FILES)
     log = realdata.DataLog()
 
     synth = generate(cat, n_synth, seed=seed)
-    log.generated("models.synth.generate", rows=len(synth), seed=seed, role="train: intent + slots")
+    log.generated("models.synth.generate", rows=len(synth), seed=seed,
+                  role="train: intent + slots" + (" + sentiment" if sentiment_head else ""))
     chatter: list[str] = []
     if real and n_chatter:
         chatter = realdata.read_danmaku_chatter(
             data_root, limit=n_chatter, seed=seed, log=log, exclude=realdata.dev_exclusion(data_root)
         )
-    texts = [e.text for e in synth] + chatter
-    labels = [INTENTS.index(e.intent) for e in synth] + [INTENTS.index("chitchat")] * len(chatter)
-    spans: list = [_spans(e) for e in synth] + [None] * len(chatter)
+    reviews: list[tuple[str, str]] = []
+    if real_reviews:
+        reviews = realdata.read_labelled_reviews(
+            data_root, per_file=reviews_per_file, seed=seed, log=log, exclude=realdata.dev_exclusion(data_root)
+        )
+    texts = [e.text for e in synth] + chatter + [t for t, _ in reviews]
+    labels = [INTENTS.index(e.intent) for e in synth] + [INTENTS.index("chitchat")] * len(chatter) + [-100] * len(reviews)
+    sentiments = ([SENTIMENTS.index(e.sentiment) for e in synth] + [-100] * len(chatter)
+                  + [SENTIMENTS.index(s) for _, s in reviews])
+    spans: list = [_spans(e) for e in synth] + [None] * (len(chatter) + len(reviews))
 
     tokenizer, vocab = get_tokenizer(base_path, Path(tokenizer_dir) if tokenizer_dir else None, lambda: texts, max_length)
     model = new_model(
         base=base_path, tokenizer=tokenizer, labels=INTENTS, token_labels=SLOT_TAGS if slot_head else (),
-        task="intent", hidden=hidden, layers=layers, max_length=max_length,
+        sentiment_labels=SENTIMENTS if sentiment_head else (), task="intent", hidden=hidden, layers=layers,
+        max_length=max_length,
     )
-    encoded = encode_examples(tokenizer, texts, labels, max_length=max_length, spans=spans if slot_head else None)
+    encoded = encode_examples(tokenizer, texts, labels, max_length=max_length, spans=spans if slot_head else None,
+                              sentiments=sentiments if sentiment_head else None)
     train_info = fit(
         model, encoded, epochs=epochs, batch_size=batch_size, lr=lr or (5e-5 if base_path else 1e-3), seed=seed,
         desc="intent", max_steps=max_steps, pad_id=tokenizer.pad_token_id or 0,
     )
     meta = {
         "task": "intent", "labels": list(INTENTS), "slot_tags": list(SLOT_TAGS) if slot_head else [],
+        "sentiment_labels": list(SENTIMENTS) if sentiment_head else [],
         "base": str(base_path) if base_path else None, "seed": seed, "catalogue": cat.room_id,
-        "settings": {"n_synth": n_synth, "n_chatter": len(chatter), "epochs": epochs, "batch_size": batch_size,
+        "settings": {"n_synth": n_synth, "n_chatter": len(chatter), "n_reviews": len(reviews), "epochs": epochs,
+                     "batch_size": batch_size,
                      "hidden": model.config.hidden_size, "layers": model.config.num_hidden_layers, "max_length": max_length},
         "training": train_info, "data": log.entries, "environment": _environment(),
     }
@@ -298,6 +326,9 @@ def train_intent(
     if real:
         dev = realdata.read_intent_dev(data_root, log=log)
         metrics["real_dev"] = intent_metrics(clf, [r.text for r in dev], [r.intent for r in dev])
+    if sentiment_head:
+        metrics["sentiment"] = _sentiment_metrics(TextClassifier(out, device="cpu", head="sentiment"), cat, seed=seed,
+                                                  data_root=data_root, use_real=use_real, log=log)
     meta["slot_tagger"] = metrics["slots_generated_heldout"]["chosen"]
     meta["metrics"] = metrics
     meta["data"] = log.entries
@@ -371,9 +402,20 @@ def train_sentiment(
     }
     save_folder(out, model, tokenizer, vocab, meta)
 
+    metrics = _sentiment_metrics(TextClassifier(out, device="cpu"), cat, seed=seed, data_root=data_root,
+                                 use_real=use_real, log=log)
+    meta["metrics"] = metrics
+    meta["data"] = log.entries
+    meta["seconds_total"] = round(time.time() - t_start, 1)
+    (out / META_FILE).write_text(json.dumps(meta, ensure_ascii=False, indent=2), encoding="utf-8")
+    return meta
+
+
+def _sentiment_metrics(clf: TextClassifier, cat: Catalogue, *, seed: int, data_root: Path | None, use_real: bool,
+                       log: realdata.DataLog) -> dict:
+    """Generated held-out comments, ChnSentiCorp dev (binary) and the real dev set (3-way)."""
     from models.evaluate import sentiment_metrics
 
-    clf = TextClassifier(out, device="cpu")
     heldout = generate(cat, 2000, seed=seed + 20_011)
     metrics = {"generated_heldout": sentiment_metrics(clf, [e.text for e in heldout], [e.sentiment for e in heldout])}
     if use_real and realdata.data_available(data_root, realdata.CHNSENTICORP_DEV):
@@ -382,11 +424,7 @@ def train_sentiment(
     if use_real and realdata.data_available(data_root, realdata.INTENT_DEV):
         rows = realdata.read_intent_dev(data_root, log=log)
         metrics["real_dev"] = sentiment_metrics(clf, [r.text for r in rows], [r.sentiment for r in rows])
-    meta["metrics"] = metrics
-    meta["data"] = log.entries
-    meta["seconds_total"] = round(time.time() - t_start, 1)
-    (out / META_FILE).write_text(json.dumps(meta, ensure_ascii=False, indent=2), encoding="utf-8")
-    return meta
+    return metrics
 
 
 def train_embedder(out_dir: str | Path, **kwargs) -> dict:
@@ -419,7 +457,8 @@ def build_shared_tokenizer(out_dir: Path, *, seed: int, data_dir: Path | None, c
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m models.train", description=__doc__.split("\n\n")[0])
     parser.add_argument("task", nargs="?", choices=("intent", "sentiment", "embedder"))
-    parser.add_argument("--all", action="store_true", help="train intent, sentiment and embedder into OUT/<task>")
+    parser.add_argument("--all", action="store_true",
+                        help="train the defaults' set into OUT/<task>: intent (with its sentiment head) and embedder")
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--base", type=Path, default=None, help="fine-tune this pretrained BERT folder")
     parser.add_argument("--seed", type=int, default=0)
@@ -440,7 +479,7 @@ def main(argv: list[str] | None = None) -> int:
         args.out.mkdir(parents=True, exist_ok=True)
         tok_dir = None if args.base else build_shared_tokenizer(args.out, seed=args.seed, data_dir=args.data_dir, catalogue=cat)
         summary = {}
-        for task, fn in (("intent", train_intent), ("sentiment", train_sentiment), ("embedder", train_embedder)):
+        for task, fn in (("intent", train_intent), ("embedder", train_embedder)):
             meta = fn(args.out / task, catalogue=cat, tokenizer_dir=tok_dir, **common)
             summary[task] = meta.get("metrics")
         if tok_dir is not None:

@@ -3,11 +3,12 @@
     understander = Understander.load(model_dir, catalogue, device=None)
     understander.predict(["这个多少钱", "口红有豆沙色吗"]) -> [Understanding, Understanding]
 
-`model_dir` holds `intent/` and `sentiment/` folders as written by `models.train` (the defaults
-ship in `models/default/`). The device is chosen automatically (CUDA with bf16 when present,
-else CPU fp32); inference runs under `torch.inference_mode()`, batched by length, each text cut
-to the model's max length; the models are warmed up at load. When the two models share a
-vocabulary (the defaults do) a batch is tokenized once for both. Slots come from the
+`model_dir` holds an `intent/` folder as written by `models.train`, and either a `sentiment/`
+folder beside it or a sentiment head inside the intent model (the defaults in `models/default/`
+are built so: one encoder pass answers both). The device is chosen automatically (CUDA with
+bf16 when present, else CPU fp32); inference runs under `torch.inference_mode()`, batched by
+length, each text cut to the model's max length; the models are warmed up at load. With two
+models sharing a vocabulary a batch is tokenized once for both. Slots come from the
 Aho-Corasick + rules tagger over the catalogue, plus the intent model's learned BIO head where
 `meta.json` says that measured better ("hybrid": the head only fills slots the rules left empty).
 
@@ -41,39 +42,62 @@ DEFAULT_MODEL_DIR = Path(__file__).resolve().parent / "default"
 WARM_UP_TEXTS = ("这个多少钱", "好的谢谢", "什么时候发货呀主播", "口红有没有豆沙色", "哈哈哈哈哈哈", "干皮能用吗 要两瓶")
 
 
-class Understander:
-    """One loaded model version. `predict` is thread-safe."""
+def default_model_folder(task: str, root: Path = DEFAULT_MODEL_DIR) -> Path:
+    """The folder holding `task`'s model under `root`: sentiment lives in the intent model's head
+    when there is no sentiment folder of its own."""
+    if task == "sentiment" and not (root / "sentiment" / "config.json").is_file():
+        return root / "intent"
+    return root / task
 
-    def __init__(self, intent: TextClassifier, sentiment: TextClassifier, tagger: RuleTagger, *,
+
+class Understander:
+    """One loaded model version. `predict` is thread-safe.
+
+    `sentiment=None` means the intent model's own sentiment head answers (one encoder pass)."""
+
+    def __init__(self, intent: TextClassifier, sentiment: TextClassifier | None, tagger: RuleTagger, *,
                  slot_mode: str = "rules", version: str = "", batch_size: int = 128) -> None:
         if slot_mode not in ("rules", "hybrid", "token_head"):
             raise ValueError(f"unknown slot mode {slot_mode!r}: expected rules, hybrid or token_head")
         if slot_mode != "rules" and not intent.token_labels:
             slot_mode = "rules"  # the intent model has no token head to help
+        if sentiment is None and not intent.sentiment_labels:
+            raise ValueError(f"{intent.model_dir} has no sentiment head and no sentiment model was given")
         self.intent = intent
         self.sentiment = sentiment
         self.tagger = tagger
         self.slot_mode = slot_mode
         self.version = version
         self.batch_size = batch_size
+        self.sentiment_labels = sentiment.labels if sentiment is not None else intent.sentiment_labels
         # Same vocabulary: tokenize once, at the shorter of the two max lengths (a live comment is
         # far shorter than either; the sentiment model may have trained on longer reviews).
-        self.shared_tokenizer = intent.tokenizer.get_vocab() == sentiment.tokenizer.get_vocab()
-        self._shared_encoder = intent if intent.max_length <= sentiment.max_length else sentiment
+        self.shared_tokenizer = sentiment is None or intent.tokenizer.get_vocab() == sentiment.tokenizer.get_vocab()
+        self._shared_encoder = intent if sentiment is None or intent.max_length <= sentiment.max_length else sentiment
+
+    @property
+    def joint(self) -> bool:
+        """One model answers intent and sentiment in one encoder pass."""
+        return self.sentiment is None
 
     @classmethod
     def load(cls, model_dir: str | Path = DEFAULT_MODEL_DIR, catalogue: Catalogue | str | Path | None = None,
              device: str | torch.device | None = None, *, quantize: bool = False, warm_up: bool = True,
              version: str | None = None) -> Understander:
-        """Load `model_dir/intent` and `model_dir/sentiment`; warm up unless told not to."""
+        """Load `model_dir/intent` and `model_dir/sentiment` (else the intent model's sentiment
+        head); warm up unless told not to."""
         root = Path(model_dir)
-        for sub in ("intent", "sentiment"):
-            if not (root / sub / "config.json").is_file():
-                raise FileNotFoundError(f"{root} has no trained {sub} model ({root / sub / 'config.json'} missing); "
-                                        f"train one with: python -m models.train --all --out {root}")
+        if not (root / "intent" / "config.json").is_file():
+            raise FileNotFoundError(f"{root} has no trained intent model ({root / 'intent' / 'config.json'} missing); "
+                                    f"train one with: python -m models.train --all --out {root}")
         cat = catalogue if isinstance(catalogue, Catalogue) else Catalogue.load(catalogue or SAMPLE_CATALOGUE)
         intent = TextClassifier(root / "intent", device=device, quantize=quantize)
-        sentiment = TextClassifier(root / "sentiment", device=device, quantize=quantize)
+        sentiment = None  # a sentiment folder of its own wins over the intent model's head
+        if (root / "sentiment" / "config.json").is_file():
+            sentiment = TextClassifier(root / "sentiment", device=device, quantize=quantize)
+        elif not intent.sentiment_labels:
+            raise FileNotFoundError(f"{root} has no sentiment model: neither {root / 'sentiment'} nor a sentiment "
+                                    f"head in {root / 'intent'}; train one with: python -m models.train --all --out {root}")
         meta_path = root / "intent" / "meta.json"
         slot_mode = "rules"
         if meta_path.is_file():
@@ -99,12 +123,13 @@ class Understander:
     def _classify(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray, list[list[tuple[int, int, int]]] | None]:
         with_tokens = self.slot_mode != "rules"
         if not self.shared_tokenizer:
+            assert self.sentiment is not None
             ip = self.intent.predict(texts, batch_size=self.batch_size, with_tokens=with_tokens)
             sp = self.sentiment.predict(texts, batch_size=self.batch_size)
             return ip.probs, sp.probs, ip.token_tags
         # one tokenization, two models
         intent_probs = np.zeros((len(texts), len(self.intent.labels)), dtype=np.float32)
-        sent_probs = np.zeros((len(texts), len(self.sentiment.labels)), dtype=np.float32)
+        sent_probs = np.zeros((len(texts), len(self.sentiment_labels)), dtype=np.float32)
         tags: list[list[tuple[int, int, int]]] = [[] for _ in texts]
         order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
         with torch.inference_mode():
@@ -115,9 +140,12 @@ class Understander:
                 ids = batch["input_ids"].to(self.device)
                 mask = batch["attention_mask"].to(self.device)
                 out_i = self.intent.model(input_ids=ids, attention_mask=mask)
-                out_s = self.sentiment.model(input_ids=ids, attention_mask=mask)
+                if self.sentiment is None:
+                    sent_logits = out_i.sentiment_logits
+                else:
+                    sent_logits = self.sentiment.model(input_ids=ids, attention_mask=mask).logits
                 intent_probs[idx] = torch.softmax(out_i.logits.float(), -1).cpu().numpy()
-                sent_probs[idx] = torch.softmax(out_s.logits.float(), -1).cpu().numpy()
+                sent_probs[idx] = torch.softmax(sent_logits.float(), -1).cpu().numpy()
                 if with_tokens and out_i.token_logits is not None and offsets is not None:
                     tag_ids = out_i.token_logits.argmax(-1).cpu().numpy()
                     m = mask.cpu().numpy()
@@ -148,7 +176,7 @@ class Understander:
             results.append(Understanding(
                 intent=self.intent.labels[ii], confidence=float(intent_probs[i, ii]),
                 slots=self._slots(text, tags[i] if tags is not None else None),
-                sentiment=self.sentiment.labels[si], sentiment_confidence=float(sent_probs[i, si]),
+                sentiment=self.sentiment_labels[si], sentiment_confidence=float(sent_probs[i, si]),
             ))
         return results
 

@@ -36,15 +36,17 @@ def catalogue() -> Catalogue:
 
 @pytest.fixture(scope="module")
 def model_dirs(tmp_path_factory, catalogue) -> dict[str, Path]:
-    """Two versions of a tiny intent + sentiment pair, trained once for the module."""
+    """Two tiny model versions, trained once for the module: v1 in the defaults' shape (one intent
+    model with a sentiment head), v2 in an operator's (a sentiment model of its own beside it)."""
     root = tmp_path_factory.mktemp("models")
     dirs = {}
     for version, seed, steps in (("v1", 0, 400), ("v2", 1, 40)):
         base = root / version
         train_intent(base / "intent", seed=seed, catalogue=catalogue, n_synth=2200, max_steps=steps, batch_size=32,
                      lr=3e-3, n_heldout=330, **TINY)
-        train_sentiment(base / "sentiment", seed=seed, catalogue=catalogue, n_synth=1500, max_steps=steps // 2,
-                        batch_size=32, lr=3e-3, **TINY)
+        if version == "v2":
+            train_sentiment(base / "sentiment", seed=seed, catalogue=catalogue, n_synth=1500, max_steps=steps // 2,
+                            batch_size=32, lr=3e-3, **TINY)
         dirs[version] = base
     return dirs
 
@@ -68,6 +70,28 @@ def test_tiny_intent_model_learns_the_generated_task(model_dirs):
     meta = json.loads((model_dirs["v1"] / "intent" / "meta.json").read_text(encoding="utf-8"))
     # chance is 1/11; 400 steps of a 1-layer model get far above it
     assert meta["metrics"]["generated_heldout"]["accuracy"] > 0.6
+    # and its sentiment head learns the generated moods in the same run (the majority, neu, is ~0.6)
+    assert meta["sentiment_labels"] == list(SENTIMENTS)
+    assert meta["metrics"]["sentiment"]["generated_heldout"]["accuracy"] > 0.7
+
+
+def test_a_batch_with_no_label_for_a_head_trains_the_other_heads_only(catalogue):
+    """Intent training mixes in reviews (no intent label) and chatter (no sentiment label): a batch
+    made only of such examples must give a finite loss from the heads that do have labels."""
+    from models.encoder import BertForUnderstanding, tiny_config
+
+    config = tiny_config(50, hidden=32, layers=1, heads=2)
+    config.update({"num_labels": 3, "sentiment_labels": list(SENTIMENTS)})
+    model = BertForUnderstanding(config)
+    ids, mask = torch.randint(5, 50, (4, 6)), torch.ones(4, 6, dtype=torch.long)
+    reviews = model(input_ids=ids, attention_mask=mask, labels=torch.full((4,), -100),
+                    sentiment_targets=torch.tensor([0, 2, 2, 0]))
+    assert torch.isfinite(reviews.loss)
+    reviews.loss.backward()
+    assert model.sentiment_classifier.weight.grad.abs().sum() > 0
+    assert model.classifier.weight.grad is None or model.classifier.weight.grad.abs().sum() == 0
+    nothing = model(input_ids=ids, attention_mask=mask, labels=torch.full((4,), -100))
+    assert nothing.loss is None
 
 
 def test_same_seed_trains_the_same_weights(tmp_path, catalogue):
@@ -122,6 +146,41 @@ def test_fine_tunes_a_plain_bert_checkpoint_such_as_bert_base_chinese(tmp_path, 
 @pytest.fixture(scope="module")
 def understander(model_dirs, catalogue) -> Understander:
     return Understander.load(model_dirs["v1"], catalogue, device="cpu")
+
+
+def test_one_encoder_pass_answers_intent_and_sentiment_when_the_intent_model_has_the_head(understander, model_dirs):
+    from models.encoder import TextClassifier, load_sentiment
+
+    assert understander.joint and understander.sentiment is None
+    calls: list[int] = []
+    hook = understander.intent.model.bert.register_forward_hook(lambda *_: calls.append(1))
+    texts = ["修护霜多少钱", "太差了退货", "谢谢主播", "卫衣有没有L码"]
+    try:
+        results = understander.predict(texts)
+    finally:
+        hook.remove()
+    assert len(calls) == 1  # one batch, one encoder pass for both answers
+    head = load_sentiment(model_dirs["v1"] / "intent", device="cpu")
+    assert head.head == "sentiment" and head.labels == SENTIMENTS
+    probs = head.predict(texts).probs
+    assert [r.sentiment for r in results] == [SENTIMENTS[int(i)] for i in probs.argmax(1)]
+    assert all(abs(r.sentiment_confidence - float(p.max())) < 1e-4 for r, p in zip(results, probs))
+    # a folder without the head cannot be asked for it; a sentiment folder answers with its own head
+    assert load_sentiment(model_dirs["v2"] / "sentiment", device="cpu").head == "main"
+    with pytest.raises(ValueError, match="no sentiment head"):
+        TextClassifier(model_dirs["v2"] / "sentiment", device="cpu", head="sentiment")
+
+
+def test_a_sentiment_folder_of_its_own_is_preferred_to_the_intent_models_head(model_dirs, catalogue):
+    two = Understander.load(model_dirs["v2"], catalogue, device="cpu", warm_up=False)
+    assert not two.joint and two.sentiment is not None and two.sentiment.model_dir == model_dirs["v2"] / "sentiment"
+
+
+def test_an_intent_model_without_a_head_and_no_sentiment_folder_is_refused(tmp_path, catalogue):
+    train_intent(tmp_path / "m" / "intent", seed=0, catalogue=catalogue, n_synth=200, max_steps=2, batch_size=16,
+                 n_heldout=22, sentiment_head=False, **TINY)
+    with pytest.raises(FileNotFoundError, match="no sentiment model"):
+        Understander.load(tmp_path / "m", catalogue, device="cpu")
 
 
 def test_predict_returns_one_typed_result_per_comment(understander):
@@ -230,8 +289,9 @@ def test_evaluation_writes_markdown_png_and_metrics(model_dirs, tmp_path, catalo
     assert (tmp_path / "intent" / "confusion_generated_heldout.png").read_bytes()[:4] == b"\x89PNG"
     assert metrics["generated_heldout"]["n"] == 110
     assert sum(map(sum, metrics["generated_heldout"]["confusion"])) == 110
-    s = evaluate_sentiment(model_dirs["v1"] / "sentiment", tmp_path / "sent", catalogue=catalogue, data_dir=tmp_path / "no-data")
-    assert set(s) == {"generated_heldout"}
+    for folder in (model_dirs["v1"] / "intent", model_dirs["v2"] / "sentiment"):  # a head, a model of its own
+        s = evaluate_sentiment(folder, tmp_path / "sent", catalogue=catalogue, data_dir=tmp_path / "no-data")
+        assert set(s) == {"generated_heldout"} and s["generated_heldout"]["n"] == 2000
 
 
 # -- embedder -----------------------------------------------------------------------------------
