@@ -8,6 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from models import data as realdata
 from models.slots import RuleTagger, cn_number
 from models.synth import SKIN_TYPES, Example, Span, generate, paraphrase_groups, validate
 from models.tokenizer import build_tokenizer, load_tokenizer, prepare
@@ -167,3 +168,16 @@ def test_generation_is_the_same_in_another_process(catalogue):
     import json
 
     assert json.loads(runs[0]) == json.loads(runs[1]) == [e.text for e in generate(catalogue, 400, seed=13)]
+
+
+@pytest.mark.skipif(not realdata.data_available(None, realdata.INTENT_DEV), reason="../shared/data is absent")
+def test_the_generator_writes_no_near_copy_of_a_real_dev_line():
+    """The real dev set checks generalisation: a template written from one of its lines would
+    turn it into a memory test (the first generator had 9 such near copies)."""
+    from models.audit import audit
+
+    result = audit(Catalogue.load(SAMPLE_CATALOGUE), n=60000)
+    assert result["dev_lines"] >= 200
+    assert result["distinctive_near_copies"] == 0, [
+        (m.dev_text, m.template, m.generated) for m in result["matches"][: result["distinctive_near_copies"]]
+    ]
