@@ -133,6 +133,7 @@ def train_embedder(
     from models.encoder import tiny_config
     from models.evaluate import paraphrase_auc
     from models.tokenizer import load_tokenizer, vocab_size
+    from models.train import default_lr, describe_base
 
     t_start = time.time()
     random.seed(seed)
@@ -187,7 +188,7 @@ def train_embedder(
     total = max(1, int(steps_per_epoch * epochs))
     if max_steps is not None:
         total = min(total, max_steps)
-    lr = lr or (2e-5 if base is not None else 5e-4)
+    lr = lr or default_lr(Path(base) if base is not None else None, scratch=5e-4, pretrained=2e-5)
     opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.01)
     warm = max(1, int(total * 0.06))
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: min((s + 1) / warm, max(0.0, (total - s) / max(1, total - warm))))
@@ -225,7 +226,8 @@ def train_embedder(
             log.file(path, rows_total=len(rows), rows_used=len(rows), role="eval: paraphrase pairs")
             metrics[Path(rel).stem] = paraphrase_auc(loaded, rows)
     meta = {
-        "task": "embedder", "base": str(base) if base else None, "init_from": str(init_from) if init_from else None,
+        "task": "embedder", "base": str(base) if base else None,
+        "base_detail": describe_base(Path(base) if base is not None else None), "init_from": str(init_from) if init_from else None,
         "seed": seed, "pooling": "mean", "loss": f"MultipleNegativesRankingLoss (symmetric, scale {scale})",
         "settings": {"n_groups": n_groups, "group_size": group_size, "pairs": len(pairs), "epochs": epochs,
                      "batch_size": batch_size, "lr": lr, "max_length": max_length},

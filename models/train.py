@@ -18,9 +18,11 @@ pretrained BERT checkpoint on disk (its own tokenizer and config). Real data is 
 `../shared/data/` when present (`data_dir=None` = the default location; `use_real=False` =
 synthetic only, as the tests do).
 
-All defaults in one command (≈10 minutes on two CPU cores):
+All defaults in one command (≈35 minutes on two CPU cores: a shared character vocabulary, MLM
+pre-training of the encoder on unlabelled text (`models.pretrain`), then the intent model with
+its sentiment head and the embedder fine-tuned from it):
 
-    .venv/bin/python -m models.train --all --out models/default
+    .venv/bin/python -m models.train --all --pretrain --out models/default
 """
 
 from __future__ import annotations
@@ -198,6 +200,32 @@ def new_model(
     return BertForUnderstanding(config)
 
 
+def project_pretrained(base: Path | None) -> dict | None:
+    """The meta of a base written by `models.pretrain`, else None. Such a base is as small as a
+    from-scratch model and wants the from-scratch learning rate, not an operator BERT's 5e-5."""
+    meta_file = base / META_FILE if base is not None else None
+    if meta_file is None or not meta_file.is_file():
+        return None
+    meta = json.loads(meta_file.read_text(encoding="utf-8"))
+    return meta if meta.get("task") == "mlm-pretrain" else None
+
+
+def default_lr(base: Path | None, *, scratch: float, pretrained: float) -> float:
+    """`scratch` from scratch or on a `models.pretrain` base, `pretrained` on an operator's checkpoint."""
+    return pretrained if base is not None and project_pretrained(base) is None else scratch
+
+
+def describe_base(base: Path | None) -> dict | None:
+    """What a model folder records of its base: the path, and for a `models.pretrain` base the
+    settings and data versions it was pre-trained on (the folder itself may be temporary)."""
+    if base is None:
+        return None
+    meta = project_pretrained(base)
+    if meta is None:
+        return {"path": str(base)}
+    return {"path": str(base), "pretrain": {k: meta.get(k) for k in ("seed", "settings", "training", "data")}}
+
+
 def get_tokenizer(base: Path | None, tokenizer_dir: Path | None, texts: Callable[[], list[str]], max_length: int):
     """The base checkpoint's tokenizer, a given project tokenizer, or a new one built from `texts`.
     Returns (tokenizer, vocab list or None)."""
@@ -301,16 +329,18 @@ def train_intent(
     )
     encoded = encode_examples(tokenizer, texts, labels, max_length=max_length, spans=spans if slot_head else None,
                               sentiments=sentiments if sentiment_head else None)
+    lr = lr or default_lr(base_path, scratch=1e-3, pretrained=5e-5)
     train_info = fit(
-        model, encoded, epochs=epochs, batch_size=batch_size, lr=lr or (5e-5 if base_path else 1e-3), seed=seed,
+        model, encoded, epochs=epochs, batch_size=batch_size, lr=lr, seed=seed,
         desc="intent", max_steps=max_steps, pad_id=tokenizer.pad_token_id or 0,
     )
     meta = {
         "task": "intent", "labels": list(INTENTS), "slot_tags": list(SLOT_TAGS) if slot_head else [],
         "sentiment_labels": list(SENTIMENTS) if sentiment_head else [],
-        "base": str(base_path) if base_path else None, "seed": seed, "catalogue": cat.room_id,
+        "base": str(base_path) if base_path else None, "base_detail": describe_base(base_path), "seed": seed,
+        "catalogue": cat.room_id,
         "settings": {"n_synth": n_synth, "n_chatter": len(chatter), "n_reviews": len(reviews), "epochs": epochs,
-                     "batch_size": batch_size,
+                     "batch_size": batch_size, "lr": lr,
                      "hidden": model.config.hidden_size, "layers": model.config.num_hidden_layers, "max_length": max_length},
         "training": train_info, "data": log.entries, "environment": _environment(),
     }
@@ -389,13 +419,16 @@ def train_sentiment(
     model = new_model(base=base_path, tokenizer=tokenizer, labels=SENTIMENTS, task="sentiment", hidden=hidden,
                       layers=layers, max_length=max_length)
     encoded = encode_examples(tokenizer, texts, labels, max_length=max_length)
+    lr = lr or default_lr(base_path, scratch=1e-3, pretrained=5e-5)
     train_info = fit(
-        model, encoded, epochs=epochs, batch_size=batch_size, lr=lr or (5e-5 if base_path else 1e-3), seed=seed,
+        model, encoded, epochs=epochs, batch_size=batch_size, lr=lr, seed=seed,
         desc="sentiment", max_steps=max_steps, pad_id=tokenizer.pad_token_id or 0,
     )
     meta = {
-        "task": "sentiment", "labels": list(SENTIMENTS), "base": str(base_path) if base_path else None, "seed": seed,
+        "task": "sentiment", "labels": list(SENTIMENTS), "base": str(base_path) if base_path else None,
+        "base_detail": describe_base(base_path), "seed": seed,
         "settings": {"n_synth": n_synth, "reviews_per_file": reviews_per_file, "epochs": epochs, "batch_size": batch_size,
+                     "lr": lr,
                      "hidden": model.config.hidden_size, "layers": model.config.num_hidden_layers, "max_length": max_length,
                      "long_texts": f"head+tail clipped to {max_length - 2} characters"},
         "training": train_info, "data": log.entries, "environment": _environment(),
@@ -466,11 +499,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--catalogue", type=Path, default=None)
     parser.add_argument("--threads", type=int, default=2, help="torch CPU threads (1 on a busy shared machine)")
     parser.add_argument("--lr", type=float, default=None,
-                        help="peak learning rate (default 1e-3 from scratch, 5e-5 with --base; 1e-3 suits a "
-                        "`models.pretrain` base, which is as small as a from-scratch model)")
+                        help="peak learning rate (default: 1e-3 from scratch or on a `models.pretrain` base, which is "
+                        "as small as a from-scratch model; 5e-5 on another --base)")
+    parser.add_argument("--pretrain", action="store_true",
+                        help="with --all: MLM pre-training of the encoder on unlabelled text first (models.pretrain, "
+                        "≈18 minutes on two cores), every model fine-tuned from it (the defaults are built so)")
+    parser.add_argument("--pretrain-steps", type=int, default=3000)
     args = parser.parse_args(argv)
     if not args.all and not args.task:
         parser.error("name a task or pass --all")
+    if args.pretrain and (not args.all or args.base):
+        parser.error("--pretrain goes with --all and without --base")
     cat = Catalogue.load(args.catalogue or SAMPLE_CATALOGUE)
     common = {"base": args.base, "seed": args.seed, "data_dir": args.data_dir, "threads": args.threads, "lr": args.lr}
     if args.all:
@@ -478,12 +517,21 @@ def main(argv: list[str] | None = None) -> int:
 
         args.out.mkdir(parents=True, exist_ok=True)
         tok_dir = None if args.base else build_shared_tokenizer(args.out, seed=args.seed, data_dir=args.data_dir, catalogue=cat)
+        scratch = [tok_dir] if tok_dir is not None else []
+        if args.pretrain:
+            from models.pretrain import pretrain
+
+            mlm_dir = args.out / "_mlm"
+            pretrain(mlm_dir, vocab_file=tok_dir / "vocab.txt", steps=args.pretrain_steps, seed=args.seed,
+                     data_dir=args.data_dir, threads=args.threads, catalogue=cat)
+            common["base"], tok_dir = mlm_dir, None  # the base carries the vocabulary now
+            scratch.append(mlm_dir)
         summary = {}
         for task, fn in (("intent", train_intent), ("embedder", train_embedder)):
             meta = fn(args.out / task, catalogue=cat, tokenizer_dir=tok_dir, **common)
             summary[task] = meta.get("metrics")
-        if tok_dir is not None:
-            shutil.rmtree(tok_dir)
+        for folder in scratch:  # the models record what they need of these (base_detail in meta.json)
+            shutil.rmtree(folder)
         print(json.dumps(summary, ensure_ascii=False))
         return 0
     fn = {"intent": train_intent, "sentiment": train_sentiment, "embedder": train_embedder}[args.task]

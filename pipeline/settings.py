@@ -107,8 +107,8 @@ class Settings(BaseSettings):
         "several worker processes on one CPU box use it best with 1 each",
     )
     understand_model_dir: str = Field(
-        "", description="folder with the `intent/` and `sentiment/` models (a new version there is loaded and "
-        "swapped in while serving); empty = the project's own, in models/default"
+        "", description="folder with the `intent/` model (with a sentiment head, or a `sentiment/` model beside "
+        "it); a new version there is loaded and swapped in while serving; empty = the project's own, in models/default"
     )
     model_reload_check_s: float = Field(30.0, description="how often workers look for a new model version, seconds")
     embedder_path: str = Field("", description="sentence-transformers directory; empty = character n-grams")

@@ -178,3 +178,7 @@ def test_train_hands_its_options_to_the_training_module(tmp_path, monkeypatch) -
     [argv] = seen
     assert argv[:1] == ["intent"] and ["--base", str(base)] == argv[argv.index("--base"):argv.index("--base") + 2]
     assert argv[argv.index("--lr") + 1] == "0.001" and argv[argv.index("--threads") + 1] == "1"
+    assert "--pretrain" not in argv
+    result = CliRunner().invoke(main, ["train", "all", "--out", str(tmp_path / "out"), "--pretrain"])
+    assert result.exit_code == 0, result.output
+    assert seen[-1][:1] == ["--all"] and "--pretrain" in seen[-1]

@@ -401,6 +401,15 @@ def test_mlm_pretraining_writes_a_base_that_intent_training_fine_tunes(tmp_path,
     for name in ("model.safetensors", "config.json", "vocab.txt", "meta.json"):
         assert (tmp_path / "mlm" / name).is_file(), name
 
-    tuned = train_intent(tmp_path / "intent", base=tmp_path / "mlm", lr=1e-3, seed=0, catalogue=catalogue,
+    tuned = train_intent(tmp_path / "intent", base=tmp_path / "mlm", seed=0, catalogue=catalogue,
                          n_synth=200, max_steps=3, batch_size=16, use_real=False, n_heldout=22)
     assert tuned["base"] == str(tmp_path / "mlm")
+    # a project pre-trained base is as small as a from-scratch model: it gets the from-scratch rate,
+    # and the model folder keeps what the base was pre-trained on (the base may be a temporary folder)
+    assert tuned["settings"]["lr"] == 1e-3
+    assert tuned["base_detail"]["pretrain"]["settings"]["steps"] == 4
+    assert tuned["base_detail"]["pretrain"]["data"][0]["generated"]
+    embedder = train_embedder(tmp_path / "emb", base=tmp_path / "mlm", seed=0, catalogue=catalogue, n_groups=40,
+                              max_steps=2, batch_size=8, use_real=False, threads=1)
+    assert embedder["settings"]["lr"] == 5e-4 and embedder["base_detail"]["pretrain"]["settings"]["steps"] == 4
+    assert load_embedder(tmp_path / "emb", device="cpu").encode(["多少钱"]).shape == (1, 32)
