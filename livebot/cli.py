@@ -209,25 +209,31 @@ def train(task: str, out: Path, base: Path | None, seed: int, threads: int, lr: 
 
 
 @main.command("eval")
-@click.argument("task", type=click.Choice(["intent", "sentiment", "embedder"]))
+@click.argument("task", type=click.Choice(["intent", "sentiment", "embedder", "all"]))
 @click.option("--model", "model_dir", type=click.Path(exists=True, file_okay=False, path_type=Path), default=None,
-              help="model folder (default: the shipped one)")
+              help="model folder (with `all`: the folder holding intent/ and embedder/; default: the shipped one)")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("reports"), show_default=True,
-              help="where to write the report (Markdown, JSON and confusion-matrix PNG)")
+              help="where to write the reports, one folder per task (Markdown, JSON and confusion-matrix PNG)")
 def evaluate(task: str, model_dir: Path | None, out: Path) -> None:
-    """Evaluate a model: per-class precision/recall/F1, confusion matrix, the data used."""
+    """Evaluate a model, or with `all` every model: per-class precision/recall/F1, confusion
+    matrix, the data used."""
     import json
 
     from models import evaluate as model_eval
-    from models.understand import default_model_folder
+    from models.understand import DEFAULT_MODEL_DIR, default_model_folder
 
     settings = get_settings()
-    run = {"intent": model_eval.evaluate_intent, "sentiment": model_eval.evaluate_sentiment,
-           "embedder": model_eval.evaluate_embedder}[task]
-    report = run(model_dir or default_model_folder(task), out / task, data_dir=settings.data_dir or None,
-                 catalogue=settings.catalogue_path or None)
-    click.echo(json.dumps(report, ensure_ascii=False, default=str)[:4000])
-    click.echo(f"report written to {out / task}", err=True)
+    runs = {"intent": model_eval.evaluate_intent, "sentiment": model_eval.evaluate_sentiment,
+            "embedder": model_eval.evaluate_embedder}
+    for name in runs if task == "all" else (task,):
+        if task == "all":
+            folder = default_model_folder(name, model_dir or DEFAULT_MODEL_DIR)
+        else:
+            folder = model_dir or default_model_folder(name)
+        report = runs[name](folder, out / name, data_dir=settings.data_dir or None,
+                            catalogue=settings.catalogue_path or None)
+        click.echo(json.dumps(report, ensure_ascii=False, default=str)[:4000])
+        click.echo(f"report written to {out / name}", err=True)
 
 
 @main.command()

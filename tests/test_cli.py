@@ -9,7 +9,6 @@ import signal
 import subprocess
 from pathlib import Path
 
-import pytest
 from click.testing import CliRunner
 from sqlalchemy import func, select
 
@@ -131,16 +130,17 @@ def test_classify_writes_intent_confidence_slots_and_sentiment_per_line() -> Non
     assert rows[0]["intent"] == "price" and rows[0]["slots"]["product"] == "SKU-SERUM-01"
 
 
-@pytest.mark.parametrize(("task", "a_class"), [("intent", "price"), ("sentiment", "neu")])
-def test_eval_writes_a_report_with_per_class_scores_and_a_confusion_matrix(tmp_path: Path, task: str, a_class: str) -> None:
-    """The shipped models, no --model: sentiment is the intent model's head there."""
+def test_eval_all_writes_every_report_of_the_shipped_models_in_one_command(tmp_path: Path) -> None:
+    """No --model: the shipped models, where sentiment is the intent model's head."""
     env = {**CLEAN_ENV, "LIVEBOT_DATA_DIR": str(tmp_path / "no-real-data")}  # generated held-out only
-    result = subprocess.run([LIVEBOT, "eval", task, "--out", str(tmp_path)], env=env, capture_output=True,
+    result = subprocess.run([LIVEBOT, "eval", "all", "--out", str(tmp_path)], env=env, capture_output=True,
                             text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-2000:]
-    report = (tmp_path / task / "report.md").read_text()
-    assert f"| {a_class} |" in report and "macro" in report
-    assert list((tmp_path / task).glob("*.png"))
+    for task, a_class in (("intent", "price"), ("sentiment", "neu")):
+        report = (tmp_path / task / "report.md").read_text()
+        assert f"| {a_class} |" in report and "macro" in report
+        assert list((tmp_path / task).glob("*.png"))
+    assert json.loads((tmp_path / "embedder" / "metrics.json").read_text())["generated_pairs"]["n"] > 0
 
 
 def test_loadgen_command_sends_comments_and_malformed_records(kafka: str) -> None:
