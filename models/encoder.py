@@ -22,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from tokenizers import Tokenizer
 from torch import nn
 from transformers import BertConfig, BertModel, BertPreTrainedModel
 from transformers.modeling_outputs import ModelOutput
@@ -73,8 +74,8 @@ class BertForUnderstanding(BertPreTrainedModel):
     """BERT encoder + mean-pooled sequence head (+ optional sentiment head, BIO token head).
 
     Extra config fields: `num_token_labels` (0 = no token head), `token_labels` (tag names),
-    `sentiment_labels` (names; empty = no sentiment head), `task` ("intent" / "sentiment"),
-    `max_length_serving`.
+    `sentiment_labels` (names; empty = no sentiment head), `sentiment_loss_weight` (1.0 when
+    absent), `task` ("intent" / "sentiment"), `max_length_serving`.
     """
 
     def __init__(self, config: BertConfig) -> None:
@@ -110,7 +111,9 @@ class BertForUnderstanding(BertPreTrainedModel):
         if labels is not None:
             parts.append(_masked_cross_entropy(logits, labels))
         if sentiment_targets is not None and sentiment_logits is not None:
-            parts.append(_masked_cross_entropy(sentiment_logits, sentiment_targets))
+            sentiment_loss = _masked_cross_entropy(sentiment_logits, sentiment_targets)
+            weight = float(getattr(self.config, "sentiment_loss_weight", 1.0) or 1.0)
+            parts.append(None if sentiment_loss is None else sentiment_loss * weight)
         if token_labels is not None and token_logits is not None:
             token_loss = _masked_cross_entropy(token_logits, token_labels)
             parts.append(None if token_loss is None else token_loss * token_loss_weight)
@@ -168,6 +171,11 @@ class TextClassifier:
         self.token_labels: tuple[str, ...] = tuple(getattr(cfg, "token_labels", ()) or ())
         self.max_length = int(getattr(cfg, "max_length_serving", 0) or DEFAULT_MAX_LENGTH)
         self._lock = threading.Lock()  # tokenizers' Rust object: guard padding/truncation state
+        # The Rust tokenizer underneath, set to truncate and pad as the call below does: the
+        # transformers wrapper spent as long converting its output as the tokenizing took.
+        self._fast = Tokenizer.from_str(self.tokenizer.backend_tokenizer.to_str())
+        self._fast.enable_truncation(self.max_length)
+        self._fast.enable_padding(pad_id=self.tokenizer.pad_token_id or 0, pad_token=self.tokenizer.pad_token or "[PAD]")
 
     def encode(self, texts: list[str], *, offsets: bool | None = None) -> dict[str, torch.Tensor]:
         """Input tensors for `texts`; `offsets` adds the character offset of each token."""
@@ -175,10 +183,16 @@ class TextClassifier:
         # clipping (head + tail) would shift character offsets, so the token head gets plain truncation
         prepared = [prepare(t if offsets else clip_text(t, self.max_length - 2)) for t in texts]
         with self._lock:
-            return self.tokenizer(
-                prepared, padding=True, truncation=True, max_length=self.max_length,
-                return_tensors="pt", return_offsets_mapping=offsets,
-            )
+            if offsets:
+                return self.tokenizer(
+                    prepared, padding=True, truncation=True, max_length=self.max_length,
+                    return_tensors="pt", return_offsets_mapping=True,
+                )
+            encodings = self._fast.encode_batch(prepared)
+        return {
+            "input_ids": torch.from_numpy(np.array([e.ids for e in encodings], dtype=np.int64)),
+            "attention_mask": torch.from_numpy(np.array([e.attention_mask for e in encodings], dtype=np.int64)),
+        }
 
     @torch.inference_mode()
     def predict(self, texts: list[str], *, batch_size: int = 256, with_tokens: bool = False) -> Prediction:

@@ -175,13 +175,15 @@ def fit(
 
 def new_model(
     *, base: Path | None, tokenizer, labels: Sequence[str], token_labels: Sequence[str] = (),
-    sentiment_labels: Sequence[str] = (), task: str, hidden: int, layers: int, max_length: int,
+    sentiment_labels: Sequence[str] = (), sentiment_loss_weight: float = 1.0, task: str, hidden: int, layers: int,
+    max_length: int,
 ) -> BertForUnderstanding:
     id2label = dict(enumerate(labels))
     extra = {
         "id2label": id2label, "label2id": {v: k for k, v in id2label.items()}, "num_labels": len(labels),
         "num_token_labels": len(token_labels), "token_labels": list(token_labels),
-        "sentiment_labels": list(sentiment_labels), "task": task, "max_length_serving": max_length,
+        "sentiment_labels": list(sentiment_labels), "sentiment_loss_weight": sentiment_loss_weight, "task": task,
+        "max_length_serving": max_length,
     }
     if base is not None:
         # a base with other heads (or none) keeps its encoder; the heads start fresh. The heads'
@@ -224,6 +226,15 @@ def describe_base(base: Path | None) -> dict | None:
     if meta is None:
         return {"path": str(base)}
     return {"path": str(base), "pretrain": {k: meta.get(k) for k in ("seed", "settings", "training", "data")}}
+
+
+def fit_max_length(base: Path | None, max_length: int) -> int:
+    """`max_length`, cut to the positions a base checkpoint has (a `models.pretrain` base has 64;
+    reading longer texts with it would index past its position table)."""
+    if base is None:
+        return max_length
+    config = json.loads((base / "config.json").read_text(encoding="utf-8"))
+    return min(max_length, int(config.get("max_position_embeddings") or max_length))
 
 
 def get_tokenizer(base: Path | None, tokenizer_dir: Path | None, texts: Callable[[], list[str]], max_length: int):
@@ -282,6 +293,7 @@ def train_intent(
     max_steps: int | None = None,
     slot_head: bool = True,
     sentiment_head: bool = True,
+    sentiment_loss_weight: float = 1.0,
     reviews_per_file: int = 15000,
     tokenizer_dir: str | Path | None = None,
     n_heldout: int = 2200,
@@ -321,11 +333,12 @@ def train_intent(
                   + [SENTIMENTS.index(s) for _, s in reviews])
     spans: list = [_spans(e) for e in synth] + [None] * (len(chatter) + len(reviews))
 
+    max_length = fit_max_length(base_path, max_length)
     tokenizer, vocab = get_tokenizer(base_path, Path(tokenizer_dir) if tokenizer_dir else None, lambda: texts, max_length)
     model = new_model(
         base=base_path, tokenizer=tokenizer, labels=INTENTS, token_labels=SLOT_TAGS if slot_head else (),
-        sentiment_labels=SENTIMENTS if sentiment_head else (), task="intent", hidden=hidden, layers=layers,
-        max_length=max_length,
+        sentiment_labels=SENTIMENTS if sentiment_head else (), sentiment_loss_weight=sentiment_loss_weight,
+        task="intent", hidden=hidden, layers=layers, max_length=max_length,
     )
     encoded = encode_examples(tokenizer, texts, labels, max_length=max_length, spans=spans if slot_head else None,
                               sentiments=sentiments if sentiment_head else None)
@@ -340,7 +353,7 @@ def train_intent(
         "base": str(base_path) if base_path else None, "base_detail": describe_base(base_path), "seed": seed,
         "catalogue": cat.room_id,
         "settings": {"n_synth": n_synth, "n_chatter": len(chatter), "n_reviews": len(reviews), "epochs": epochs,
-                     "batch_size": batch_size, "lr": lr,
+                     "batch_size": batch_size, "lr": lr, "sentiment_loss_weight": sentiment_loss_weight,
                      "hidden": model.config.hidden_size, "layers": model.config.num_hidden_layers, "max_length": max_length},
         "training": train_info, "data": log.entries, "environment": _environment(),
     }
@@ -415,6 +428,7 @@ def train_sentiment(
     texts = [t for t, _ in pairs]
     labels = [SENTIMENTS.index(s) for _, s in pairs]
 
+    max_length = fit_max_length(base_path, max_length)
     tokenizer, vocab = get_tokenizer(base_path, Path(tokenizer_dir) if tokenizer_dir else None, lambda: texts, max_length)
     model = new_model(base=base_path, tokenizer=tokenizer, labels=SENTIMENTS, task="sentiment", hidden=hidden,
                       layers=layers, max_length=max_length)

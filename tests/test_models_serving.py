@@ -114,6 +114,8 @@ def test_fine_tunes_a_pretrained_checkpoint_given_as_base(tmp_path, model_dirs, 
 
     config = AutoConfig.from_pretrained(tmp_path / "ft", local_files_only=True)
     assert config.hidden_size == 32 and config.num_labels == len(SENTIMENTS)
+    # sentiment reads 128 characters, but this base has 64 positions: training stays inside them
+    assert meta["settings"]["max_length"] == config.max_position_embeddings == 64
 
 
 def test_fine_tunes_a_plain_bert_checkpoint_such_as_bert_base_chinese(tmp_path, catalogue):
@@ -203,6 +205,21 @@ def test_batched_prediction_matches_one_at_a_time(understander, catalogue):
     assert [b.intent for b in batched] == [s.intent for s in single]
     assert [b.slots for b in batched] == [s.slots for s in single]
     assert all(abs(b.confidence - s.confidence) < 1e-4 for b, s in zip(batched, single))
+
+
+def test_fast_encoding_gives_exactly_what_the_transformers_tokenizer_gives(understander, catalogue):
+    """Serving tokenizes with the Rust tokenizer directly; the ids and masks must be the ones the
+    transformers wrapper (which training used) produces, long, empty and odd texts included."""
+    from models.tokenizer import clip_text, prepare
+
+    clf = understander.intent
+    texts = [e.text for e in generate(catalogue, 60, seed=4)] + ["", " ", "好" * 300, "😂🤔 abc DEF 123 [订单x] \u200b"]
+    fast = clf.encode(texts, offsets=False)
+    prepared = [prepare(clip_text(t, clf.max_length - 2)) for t in texts]
+    slow = clf.tokenizer(prepared, padding=True, truncation=True, max_length=clf.max_length, return_tensors="pt")
+    assert torch.equal(fast["input_ids"], slow["input_ids"])
+    assert torch.equal(fast["attention_mask"], slow["attention_mask"])
+    assert fast["input_ids"].shape[1] == clf.max_length  # the 300-character text was cut to the max length
 
 
 def test_runs_under_inference_mode_on_the_chosen_device(understander):
