@@ -84,7 +84,15 @@ class BertForUnderstanding(BertPreTrainedModel):
         self.dropout = nn.Dropout(config.hidden_dropout_prob)
         self.classifier = nn.Linear(config.hidden_size, config.num_labels)
         n_sentiment = len(getattr(config, "sentiment_labels", None) or ())
-        self.sentiment_classifier = nn.Linear(config.hidden_size, n_sentiment) if n_sentiment else None
+        n_between = int(getattr(config, "sentiment_head_hidden", 0) or 0)  # 0: one linear layer
+        self.sentiment_classifier: nn.Module | None = None
+        if n_sentiment and n_between:
+            self.sentiment_classifier = nn.Sequential(
+                nn.Linear(config.hidden_size, n_between), nn.GELU(), nn.Dropout(config.hidden_dropout_prob),
+                nn.Linear(n_between, n_sentiment),
+            )
+        elif n_sentiment:
+            self.sentiment_classifier = nn.Linear(config.hidden_size, n_sentiment)
         n_token = int(getattr(config, "num_token_labels", 0) or 0)
         self.token_classifier = nn.Linear(config.hidden_size, n_token) if n_token else None
         self.post_init()

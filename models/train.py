@@ -175,14 +175,15 @@ def fit(
 
 def new_model(
     *, base: Path | None, tokenizer, labels: Sequence[str], token_labels: Sequence[str] = (),
-    sentiment_labels: Sequence[str] = (), sentiment_loss_weight: float = 1.0, task: str, hidden: int, layers: int,
-    max_length: int,
+    sentiment_labels: Sequence[str] = (), sentiment_loss_weight: float = 1.0, sentiment_head_hidden: int = 0,
+    task: str, hidden: int, layers: int, max_length: int,
 ) -> BertForUnderstanding:
     id2label = dict(enumerate(labels))
     extra = {
         "id2label": id2label, "label2id": {v: k for k, v in id2label.items()}, "num_labels": len(labels),
         "num_token_labels": len(token_labels), "token_labels": list(token_labels),
-        "sentiment_labels": list(sentiment_labels), "sentiment_loss_weight": sentiment_loss_weight, "task": task,
+        "sentiment_labels": list(sentiment_labels), "sentiment_loss_weight": sentiment_loss_weight,
+        "sentiment_head_hidden": sentiment_head_hidden, "task": task,
         "max_length_serving": max_length,
     }
     if base is not None:
@@ -294,7 +295,8 @@ def train_intent(
     slot_head: bool = True,
     sentiment_head: bool = True,
     sentiment_loss_weight: float = 1.0,
-    reviews_per_file: int = 15000,
+    sentiment_head_hidden: int = 128,
+    reviews_per_file: int = 30000,
     tokenizer_dir: str | Path | None = None,
     n_heldout: int = 2200,
     threads: int = 2,
@@ -303,7 +305,10 @@ def train_intent(
     slot head (measured against the rules tagger; serving uses whichever measured better).
 
     The sentiment head learns from the generated comments' moods and, when the real data is
-    present, from labelled reviews (clipped head + tail to `max_length`; no intent label)."""
+    present, from labelled reviews (clipped head + tail to `max_length`; no intent label). It is
+    one hidden layer of `sentiment_head_hidden` units (0: a single linear layer): on the same
+    pre-trained base that read ChnSentiCorp dev at 0.869 against 0.866 for the linear head, and
+    the real dev comments at 0.696 against 0.656 (BENCHMARKS.md, "Models")."""
     t_start = time.time()
     set_seed(seed, threads)
     out = Path(out_dir)
@@ -338,7 +343,7 @@ def train_intent(
     model = new_model(
         base=base_path, tokenizer=tokenizer, labels=INTENTS, token_labels=SLOT_TAGS if slot_head else (),
         sentiment_labels=SENTIMENTS if sentiment_head else (), sentiment_loss_weight=sentiment_loss_weight,
-        task="intent", hidden=hidden, layers=layers, max_length=max_length,
+        sentiment_head_hidden=sentiment_head_hidden, task="intent", hidden=hidden, layers=layers, max_length=max_length,
     )
     encoded = encode_examples(tokenizer, texts, labels, max_length=max_length, spans=spans if slot_head else None,
                               sentiments=sentiments if sentiment_head else None)
@@ -354,6 +359,7 @@ def train_intent(
         "catalogue": cat.room_id,
         "settings": {"n_synth": n_synth, "n_chatter": len(chatter), "n_reviews": len(reviews), "epochs": epochs,
                      "batch_size": batch_size, "lr": lr, "sentiment_loss_weight": sentiment_loss_weight,
+                     "sentiment_head_hidden": sentiment_head_hidden,
                      "hidden": model.config.hidden_size, "layers": model.config.num_hidden_layers, "max_length": max_length},
         "training": train_info, "data": log.entries, "environment": _environment(),
     }
