@@ -1,14 +1,15 @@
 """Masked-language-model pre-training of the project's tiny encoder on unlabelled text.
 
 The intent model trained from scratch sees only generated comments and a little real chatter,
-and generalises poorly to real customer turns (real-dev macro-F1 0.638). Pre-training the same
-2-layer, 128-wide encoder on real unlabelled text first (live danmaku, shopping reviews) plus
-generated comments, then fine-tuning it with `models.train intent --base DIR --lr 1e-3`, is the
-measured way up (BENCHMARKS.md, "Models"). The output is a plain `BertForMaskedLM` folder with
-the tokenizer, which `--base` accepts like any operator checkpoint.
+and generalises poorly to real customer turns. Pre-training the same 2-layer, 128-wide encoder
+on real unlabelled text first (live danmaku, shopping reviews) plus generated comments, then
+fine-tuning it, is how the defaults are built (`models.train --all --pretrain`; the gain is
+measured in BENCHMARKS.md, "Models"). The output is a plain `BertForMaskedLM` folder with the
+tokenizer, which `--base` accepts like any operator checkpoint (and, seeing its meta.json, trains
+at the from-scratch learning rate):
 
     .venv/bin/python -m models.pretrain --out var/mlm [--steps 3000] [--vocab models/default/intent/vocab.txt]
-    .venv/bin/python -m models.train intent --base var/mlm --lr 1e-3 --out var/intent
+    .venv/bin/python -m models.train intent --base var/mlm --out var/intent
 
 The loss is computed on the masked positions only (15 % of the tokens): projecting every
 position onto the 6,000-character vocabulary cost 7x the compute for the same gradient.

@@ -240,9 +240,12 @@ def fit_max_length(base: Path | None, max_length: int) -> int:
 
 def get_tokenizer(base: Path | None, tokenizer_dir: Path | None, texts: Callable[[], list[str]], max_length: int):
     """The base checkpoint's tokenizer, a given project tokenizer, or a new one built from `texts`.
-    Returns (tokenizer, vocab list or None)."""
+    Returns (tokenizer, vocab list or None). A base's vocab.txt travels on into the new folder,
+    where `models.pretrain --vocab` and people look for it."""
     if base is not None:
-        return load_tokenizer(base), None
+        vocab_file = base / "vocab.txt"
+        vocab = vocab_file.read_text(encoding="utf-8").splitlines() if vocab_file.is_file() else None
+        return load_tokenizer(base), vocab
     if tokenizer_dir is not None:
         vocab = (Path(tokenizer_dir) / "vocab.txt").read_text(encoding="utf-8").splitlines()
         return make_tokenizer(vocab, max_length=max_length), vocab

@@ -127,7 +127,7 @@ class Understander:
             ip = self.intent.predict(texts, batch_size=self.batch_size, with_tokens=with_tokens)
             sp = self.sentiment.predict(texts, batch_size=self.batch_size)
             return ip.probs, sp.probs, ip.token_tags
-        # one tokenization, two models
+        # one tokenization; one encoder pass for a joint model, else two
         intent_probs = np.zeros((len(texts), len(self.intent.labels)), dtype=np.float32)
         sent_probs = np.zeros((len(texts), len(self.sentiment_labels)), dtype=np.float32)
         tags: list[list[tuple[int, int, int]]] = [[] for _ in texts]

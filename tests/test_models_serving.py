@@ -385,7 +385,7 @@ def test_default_models_load_with_no_configuration_and_answer_plain_questions():
     assert (thanks.intent, thanks.sentiment) == ("chitchat", "pos")
     assert stock.intent == "stock" and stock.slots == {"product": "SKU-HOODIE-05", "size": "L"}
     assert refund.intent == "after_sales"
-    assert understander.shared_tokenizer  # the defaults share one vocabulary: one tokenization per batch
+    assert understander.joint  # the defaults: one encoder pass answers intent and sentiment
     embedder = load_embedder(DEFAULT_DIR / "embedder", device="cpu")
     a, b, c = embedder.encode(["这个多少钱", "这个什么价", "什么时候发货"], normalize_embeddings=True)
     assert float(a @ b) > float(a @ c)
@@ -424,6 +424,7 @@ def test_mlm_pretraining_writes_a_base_that_intent_training_fine_tunes(tmp_path,
     # a project pre-trained base is as small as a from-scratch model: it gets the from-scratch rate,
     # and the model folder keeps what the base was pre-trained on (the base may be a temporary folder)
     assert tuned["settings"]["lr"] == 1e-3
+    assert (tmp_path / "intent" / "vocab.txt").read_bytes() == (tmp_path / "mlm" / "vocab.txt").read_bytes()
     assert tuned["base_detail"]["pretrain"]["settings"]["steps"] == 4
     assert tuned["base_detail"]["pretrain"]["data"][0]["generated"]
     embedder = train_embedder(tmp_path / "emb", base=tmp_path / "mlm", seed=0, catalogue=catalogue, n_groups=40,
