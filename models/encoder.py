@@ -185,6 +185,10 @@ class TextClassifier:
         self._fast.enable_truncation(self.max_length)
         self._fast.enable_padding(pad_id=self.tokenizer.pad_token_id or 0, pad_token=self.tokenizer.pad_token or "[PAD]")
 
+    def head_logits(self, out: UnderstandingOutput) -> torch.Tensor:
+        """The logits of the head this classifier answers with."""
+        return out.sentiment_logits if self.head == "sentiment" else out.logits
+
     def encode(self, texts: list[str], *, offsets: bool | None = None) -> dict[str, torch.Tensor]:
         """Input tensors for `texts`; `offsets` adds the character offset of each token."""
         offsets = bool(self.token_labels) if offsets is None else offsets
@@ -215,8 +219,7 @@ class TextClassifier:
             offsets = batch.pop("offset_mapping", None)
             batch = {k: v.to(self.device) for k, v in batch.items()}
             out = self.model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"])
-            logits = out.sentiment_logits if self.head == "sentiment" else out.logits
-            p = torch.softmax(logits.float(), dim=-1).cpu().numpy()
+            p = torch.softmax(self.head_logits(out).float(), dim=-1).cpu().numpy()
             probs[idx] = p
             if with_tokens and out.token_logits is not None and offsets is not None:
                 tag_ids = out.token_logits.argmax(-1).cpu().numpy()

@@ -143,7 +143,7 @@ class Understander:
                 if self.sentiment is None:
                     sent_logits = out_i.sentiment_logits
                 else:
-                    sent_logits = self.sentiment.model(input_ids=ids, attention_mask=mask).logits
+                    sent_logits = self.sentiment.head_logits(self.sentiment.model(input_ids=ids, attention_mask=mask))
                 intent_probs[idx] = torch.softmax(out_i.logits.float(), -1).cpu().numpy()
                 sent_probs[idx] = torch.softmax(sent_logits.float(), -1).cpu().numpy()
                 if with_tokens and out_i.token_logits is not None and offsets is not None:

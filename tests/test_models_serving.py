@@ -173,6 +173,20 @@ def test_one_encoder_pass_answers_intent_and_sentiment_when_the_intent_model_has
         TextClassifier(model_dirs["v2"] / "sentiment", device="cpu", head="sentiment")
 
 
+def test_the_sentiment_head_served_as_a_second_model_gives_the_same_answers(understander, model_dirs, catalogue):
+    """The two-pass shape (bench.models compares it with one pass) over the same weights: the
+    second model must answer with its sentiment head, not its intent head."""
+    from models.encoder import TextClassifier
+
+    second = TextClassifier(model_dirs["v1"] / "intent", device="cpu", head="sentiment")
+    two = Understander(understander.intent, second, understander.tagger, slot_mode=understander.slot_mode)
+    assert not two.joint and two.shared_tokenizer
+    texts = [e.text for e in generate(catalogue, 30, seed=12)]
+    one_pass, two_passes = understander.predict(texts), two.predict(texts)
+    assert [u.sentiment for u in one_pass] == [u.sentiment for u in two_passes]
+    assert all(abs(a.sentiment_confidence - b.sentiment_confidence) < 1e-4 for a, b in zip(one_pass, two_passes))
+
+
 def test_a_sentiment_folder_of_its_own_is_preferred_to_the_intent_models_head(model_dirs, catalogue):
     two = Understander.load(model_dirs["v2"], catalogue, device="cpu", warm_up=False)
     assert not two.joint and two.sentiment is not None and two.sentiment.model_dir == model_dirs["v2"] / "sentiment"
