@@ -526,7 +526,7 @@ def main(argv: list[str] | None = None) -> int:
                         "as small as a from-scratch model; 5e-5 on another --base)")
     parser.add_argument("--pretrain", action="store_true",
                         help="with --all: MLM pre-training of the encoder on unlabelled text first (models.pretrain, "
-                        "≈18 minutes on two cores), every model fine-tuned from it (the defaults are built so)")
+                        "≈20 minutes on two cores), every model fine-tuned from it (the defaults are built so)")
     parser.add_argument("--pretrain-steps", type=int, default=3000)
     args = parser.parse_args(argv)
     if not args.all and not args.task:
