@@ -325,16 +325,14 @@ def train_intent(
     synth = generate(cat, n_synth, seed=seed)
     log.generated("models.synth.generate", rows=len(synth), seed=seed,
                   role="train: intent + slots" + (" + sentiment" if sentiment_head else ""))
+    exclude = realdata.dev_exclusion(data_root) if real or real_reviews else set()
     chatter: list[str] = []
     if real and n_chatter:
-        chatter = realdata.read_danmaku_chatter(
-            data_root, limit=n_chatter, seed=seed, log=log, exclude=realdata.dev_exclusion(data_root)
-        )
+        chatter = realdata.read_danmaku_chatter(data_root, limit=n_chatter, seed=seed, log=log, exclude=exclude)
     reviews: list[tuple[str, str]] = []
     if real_reviews:
-        reviews = realdata.read_labelled_reviews(
-            data_root, per_file=reviews_per_file, seed=seed, log=log, exclude=realdata.dev_exclusion(data_root)
-        )
+        reviews = realdata.read_labelled_reviews(data_root, per_file=reviews_per_file, seed=seed, log=log,
+                                                 exclude=exclude)
     texts = [e.text for e in synth] + chatter + [t for t, _ in reviews]
     labels = [INTENTS.index(e.intent) for e in synth] + [INTENTS.index("chitchat")] * len(chatter) + [-100] * len(reviews)
     sentiments = ([SENTIMENTS.index(e.sentiment) for e in synth] + [-100] * len(chatter)
@@ -375,12 +373,12 @@ def train_intent(
     clf = TextClassifier(out, device="cpu")
     metrics = {"generated_heldout": intent_metrics(clf, [e.text for e in heldout], [e.intent for e in heldout])}
     metrics["slots_generated_heldout"] = slot_comparison(clf, RuleTagger(cat), heldout)
-    if real:
-        dev = realdata.read_intent_dev(data_root, log=log)
+    dev = realdata.read_intent_dev(data_root, log=log) if real else None
+    if dev is not None:
         metrics["real_dev"] = intent_metrics(clf, [r.text for r in dev], [r.intent for r in dev])
     if sentiment_head:
         metrics["sentiment"] = _sentiment_metrics(TextClassifier(out, device="cpu", head="sentiment"), cat, seed=seed,
-                                                  data_root=data_root, use_real=use_real, log=log)
+                                                  data_root=data_root, use_real=use_real, log=log, dev_rows=dev)
     meta["slot_tagger"] = metrics["slots_generated_heldout"]["chosen"]
     meta["metrics"] = metrics
     meta["data"] = log.entries
@@ -468,8 +466,9 @@ def train_sentiment(
 
 
 def _sentiment_metrics(clf: TextClassifier, cat: Catalogue, *, seed: int, data_root: Path | None, use_real: bool,
-                       log: realdata.DataLog) -> dict:
-    """Generated held-out comments, ChnSentiCorp dev (binary) and the real dev set (3-way)."""
+                       log: realdata.DataLog, dev_rows: list[realdata.DevRow] | None = None) -> dict:
+    """Generated held-out comments, ChnSentiCorp dev (binary) and the real dev set (3-way;
+    `dev_rows` when the caller has read it already, so the data log names it once)."""
     from models.evaluate import sentiment_metrics
 
     heldout = generate(cat, 2000, seed=seed + 20_011)
@@ -477,9 +476,10 @@ def _sentiment_metrics(clf: TextClassifier, cat: Catalogue, *, seed: int, data_r
     if use_real and realdata.data_available(data_root, realdata.CHNSENTICORP_DEV):
         dev = realdata.read_chnsenticorp_dev(data_root, log=log)
         metrics["chnsenticorp_dev"] = sentiment_metrics(clf, [t for t, _ in dev], [s for _, s in dev], binary=True)
-    if use_real and realdata.data_available(data_root, realdata.INTENT_DEV):
-        rows = realdata.read_intent_dev(data_root, log=log)
-        metrics["real_dev"] = sentiment_metrics(clf, [r.text for r in rows], [r.sentiment for r in rows])
+    if dev_rows is None and use_real and realdata.data_available(data_root, realdata.INTENT_DEV):
+        dev_rows = realdata.read_intent_dev(data_root, log=log)
+    if dev_rows is not None:
+        metrics["real_dev"] = sentiment_metrics(clf, [r.text for r in dev_rows], [r.sentiment for r in dev_rows])
     return metrics
 
 
