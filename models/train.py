@@ -51,6 +51,7 @@ from pipeline.catalogue import SAMPLE_CATALOGUE, Catalogue
 from pipeline.taxonomy import INTENTS, SENTIMENTS, SLOT_TAG_INDEX, SLOT_TAGS
 
 META_FILE = "meta.json"
+FROZEN_VOCAB_ABOVE = 60_000  # a base with more word-embedding rows keeps them frozen (see new_model)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -144,8 +145,9 @@ def fit(
     total = max(1, int(steps_per_epoch * epochs))
     if max_steps is not None:
         total = min(total, max_steps)
-    no_decay = [p for n, p in model.named_parameters() if p.ndim < 2]
-    decay = [p for n, p in model.named_parameters() if p.ndim >= 2]
+    trainable = [p for p in model.parameters() if p.requires_grad]
+    no_decay = [p for p in trainable if p.ndim < 2]
+    decay = [p for p in trainable if p.ndim >= 2]
     opt = torch.optim.AdamW([{"params": decay, "weight_decay": 0.01}, {"params": no_decay, "weight_decay": 0.0}], lr=lr)
     warm = max(1, int(total * warmup))
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: min((s + 1) / warm, max(0.0, (total - s) / max(1, total - warm))))
@@ -194,8 +196,14 @@ def new_model(
 
         config = BertConfig.from_pretrained(str(base), local_files_only=True)
         config.update(extra)
-        return BertForUnderstanding.from_pretrained(str(base), config=config, local_files_only=True,
-                                                    ignore_mismatched_sizes=True)
+        model = BertForUnderstanding.from_pretrained(str(base), config=config, local_files_only=True,
+                                                     ignore_mismatched_sizes=True)
+        if config.vocab_size > FROZEN_VOCAB_ABOVE:
+            # a multilingual base (multilingual-e5-small: 250k rows, 82 % of its weights): the few
+            # thousand rows the comments use would drift from the rest they were trained beside,
+            # and AdamW would carry 250k rows of state per step for nothing
+            model.bert.embeddings.word_embeddings.weight.requires_grad_(False)
+        return model
     from models.tokenizer import vocab_size
 
     config = tiny_config(vocab_size(tokenizer), hidden=hidden, layers=layers, max_length=max_length)
