@@ -211,14 +211,19 @@ class TextClassifier:
     def encode(self, texts: list[str], *, offsets: bool | None = None) -> dict[str, torch.Tensor]:
         """Input tensors for `texts`; `offsets` adds the character offset of each token."""
         offsets = bool(self.token_labels) if offsets is None else offsets
-        # clipping (head + tail) would shift character offsets, so the token head gets plain truncation
-        prepared = [prepare(t if offsets else clip_text(t, self.max_length - 2)) for t in texts]
+        # every head reads a long text as training clipped it, head + tail (a review's verdict is
+        # often in its last sentence; the sentiment head once read head-only texts here and lost
+        # 3.4 points of ChnSentiCorp accuracy to it)
+        limit = self.max_length - 2
+        prepared = [prepare(clip_text(t, limit)) for t in texts]
         with self._lock:
             if offsets:
-                return self.tokenizer(
+                enc = self.tokenizer(
                     prepared, padding=True, truncation=True, max_length=self.max_length,
                     return_tensors="pt", return_offsets_mapping=True,
                 )
+                _unclip_offsets(enc["offset_mapping"], texts, limit)
+                return enc
             encodings = self._fast.encode_batch(prepared)
         return {
             "input_ids": torch.from_numpy(np.array([e.ids for e in encodings], dtype=np.int64)),
@@ -234,7 +239,7 @@ class TextClassifier:
         tags: list[list[tuple[int, int, int]]] = [[] for _ in texts]
         for lo in range(0, len(order), batch_size):
             idx = order[lo : lo + batch_size]
-            batch = self.encode([texts[i] for i in idx])
+            batch = self.encode([texts[i] for i in idx], offsets=with_tokens and bool(self.token_labels))
             offsets = batch.pop("offset_mapping", None)
             batch = {k: v.to(self.device) for k, v in batch.items()}
             out = self.model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"])
@@ -256,6 +261,18 @@ class TextClassifier:
         sample = ["这个多少钱", "好的谢谢", "什么时候发货呀主播", "口红有没有豆沙色", "哈哈哈哈哈哈哈哈"]
         for n in (1, 8, 64):
             self.predict((sample * 13)[:n], with_tokens=bool(self.token_labels))
+
+
+def _unclip_offsets(offset_mapping: torch.Tensor, texts: list[str], limit: int) -> None:
+    """Point the offsets of a clipped text's tail tokens back into the whole text (in place):
+    `clip_text` keeps the first limit // 2 characters and the last limit - limit // 2."""
+    head = limit // 2
+    for row, text in enumerate(texts):
+        shift = len(text) - limit
+        if shift > 0:
+            starts, ends = offset_mapping[row, :, 0], offset_mapping[row, :, 1]
+            starts[starts >= head] += shift  # [CLS], [SEP] and padding sit at (0, 0) and stay there
+            ends[ends > head] += shift
 
 
 def load_sentiment(model_dir: str | Path, **kwargs) -> TextClassifier:

@@ -273,6 +273,33 @@ def test_fast_encoding_gives_exactly_what_the_transformers_tokenizer_gives(under
     assert fast["input_ids"].shape[1] == clf.max_length  # the 300-character text was cut to the max length
 
 
+def test_every_head_reads_a_long_text_as_training_clipped_it_head_plus_tail(understander):
+    """Training clips long texts to head + tail; serving once cut them to the head whenever the
+    model had a token head, so the sentiment head never saw a long review's closing verdict."""
+    from models.tokenizer import clip_text, prepare
+
+    clf = understander.intent
+    limit = clf.max_length - 2
+    long_text = "这款口红颜色很正" * 10 + "总之非常差劲退货了"  # 89 characters, the verdict at the end
+    with_offsets = clf.encode([long_text, "多少钱"], offsets=True)
+    plain = clf.encode([long_text, "多少钱"], offsets=False)
+    assert torch.equal(with_offsets["input_ids"], plain["input_ids"])
+    # the ids are those of the clipped text, whose last characters are the verdict's
+    wanted = clf.tokenizer([prepare(clip_text(long_text, limit))])["input_ids"][0]
+    assert with_offsets["input_ids"][0].tolist()[: len(wanted)] == wanted
+    # and every token's offsets point at its own characters in the whole text
+    ids, offsets = with_offsets["input_ids"][0].tolist(), with_offsets["offset_mapping"][0].tolist()
+    vocab = {i: t for t, i in clf.tokenizer.get_vocab().items()}
+    for token_id, (start, end) in zip(ids, offsets):
+        if end > start and vocab[token_id] != "[UNK]":
+            assert prepare(long_text[start:end]).lower() == vocab[token_id]
+    assert offsets[len(wanted) - 2] == [len(long_text) - 1, len(long_text)]  # the last character, before [SEP]
+    # predictions do not depend on whether tokens were asked for
+    a = clf.predict([long_text], with_tokens=True).probs
+    b = clf.predict([long_text]).probs
+    assert torch.allclose(torch.from_numpy(a), torch.from_numpy(b), atol=1e-5)
+
+
 def test_runs_under_inference_mode_on_the_chosen_device(understander):
     from models.encoder import pick_device
 
