@@ -75,8 +75,7 @@ class BertForUnderstanding(BertPreTrainedModel):
 
     Extra config fields: `num_token_labels` (0 = no token head), `token_labels` (tag names),
     `sentiment_labels` (names; empty = no sentiment head), `sentiment_loss_weight` (1.0 when
-    absent), `sentiment_distill_weight` (share of a teacher's probabilities in the sentiment loss;
-    0 when absent), `task` ("intent" / "sentiment"), `max_length_serving`.
+    absent), `task` ("intent" / "sentiment"), `max_length_serving`.
     """
 
     def __init__(self, config: BertConfig) -> None:
@@ -106,7 +105,6 @@ class BertForUnderstanding(BertPreTrainedModel):
         labels: torch.Tensor | None = None,
         token_labels: torch.Tensor | None = None,
         sentiment_targets: torch.Tensor | None = None,
-        sentiment_soft: torch.Tensor | None = None,
         token_loss_weight: float = 0.5,
         **_: object,
     ) -> UnderstandingOutput:
@@ -120,8 +118,8 @@ class BertForUnderstanding(BertPreTrainedModel):
         parts = []
         if labels is not None:
             parts.append(_masked_cross_entropy(logits, labels))
-        if sentiment_logits is not None:
-            sentiment_loss = self._sentiment_loss(sentiment_logits, sentiment_targets, sentiment_soft)
+        if sentiment_targets is not None and sentiment_logits is not None:
+            sentiment_loss = _masked_cross_entropy(sentiment_logits, sentiment_targets)
             weight = float(getattr(self.config, "sentiment_loss_weight", 1.0) or 1.0)
             parts.append(None if sentiment_loss is None else sentiment_loss * weight)
         if token_labels is not None and token_logits is not None:
@@ -131,23 +129,6 @@ class BertForUnderstanding(BertPreTrainedModel):
         loss = torch.stack(parts).sum() if parts else None
         return UnderstandingOutput(loss=loss, logits=logits, token_logits=token_logits,
                                    sentiment_logits=sentiment_logits, pooled=pooled)
-
-
-    def _sentiment_loss(self, logits: torch.Tensor, targets: torch.Tensor | None,
-                        soft: torch.Tensor | None) -> torch.Tensor | None:
-        """Cross-entropy on the hard labels, mixed with cross-entropy on a teacher's probabilities
-        (`soft`, rows of zeros where there are none) at `sentiment_distill_weight`."""
-        hard = _masked_cross_entropy(logits, targets) if targets is not None else None
-        alpha = float(getattr(self.config, "sentiment_distill_weight", 0.0) or 0.0)
-        taught = None
-        if soft is not None and alpha > 0:
-            rows = soft.sum(-1) > 0
-            if bool(rows.any()):
-                log_p = nn.functional.log_softmax(logits[rows].float(), dim=-1)
-                taught = -(soft[rows] * log_p).sum(-1).mean()
-        if taught is None:
-            return hard
-        return taught if hard is None else (1 - alpha) * hard + alpha * taught
 
 
 def pick_device(device: str | torch.device | None = None) -> tuple[torch.device, torch.dtype]:

@@ -71,13 +71,12 @@ class Encoded:
     label: int                      # -100: no label for the main head (a review in intent training)
     token_labels: list[int] | None  # None: no slot supervision for this example
     sentiment: int = -100           # the sentiment head's label; -100: none
-    sentiment_soft: tuple[float, ...] | None = None  # a teacher's sentiment probabilities
 
 
 def encode_examples(
     tokenizer, texts: Sequence[str], labels: Sequence[int], *, max_length: int,
     spans: Sequence[Sequence[tuple[str, int, int]] | None] | None = None,
-    sentiments: Sequence[int] | None = None, soft: np.ndarray | None = None,
+    sentiments: Sequence[int] | None = None,
 ) -> list[Encoded]:
     """Tokenize once up front; BIO labels from character spans through the offset mapping."""
     prepared = [prepare(clip_text(t, max_length - 2)) for t in texts]
@@ -97,8 +96,7 @@ def encode_examples(
                         tag = ("B-" if start == s else "I-") + slot
                         break
                 token_labels.append(SLOT_TAG_INDEX[tag])
-        out.append(Encoded(list(ids), labels[i], token_labels, sentiments[i] if sentiments is not None else -100,
-                           tuple(float(x) for x in soft[i]) if soft is not None else None))
+        out.append(Encoded(list(ids), labels[i], token_labels, sentiments[i] if sentiments is not None else -100))
     return out
 
 
@@ -134,10 +132,6 @@ def collate(batch: list[Encoded], pad_id: int = 0) -> dict[str, torch.Tensor]:
         out["token_labels"] = tok
     if any(e.sentiment != -100 for e in batch):
         out["sentiment_targets"] = torch.tensor([e.sentiment for e in batch], dtype=torch.long)
-    widths = {len(e.sentiment_soft) for e in batch if e.sentiment_soft is not None}
-    if widths:
-        zeros = (0.0,) * widths.pop()
-        out["sentiment_soft"] = torch.tensor([e.sentiment_soft or zeros for e in batch], dtype=torch.float32)
     return out
 
 
@@ -184,14 +178,14 @@ def fit(
 def new_model(
     *, base: Path | None, tokenizer, labels: Sequence[str], token_labels: Sequence[str] = (),
     sentiment_labels: Sequence[str] = (), sentiment_loss_weight: float = 1.0, sentiment_head_hidden: int = 0,
-    sentiment_distill_weight: float = 0.0, task: str, hidden: int, layers: int, max_length: int,
+    task: str, hidden: int, layers: int, max_length: int,
 ) -> BertForUnderstanding:
     id2label = dict(enumerate(labels))
     extra = {
         "id2label": id2label, "label2id": {v: k for k, v in id2label.items()}, "num_labels": len(labels),
         "num_token_labels": len(token_labels), "token_labels": list(token_labels),
         "sentiment_labels": list(sentiment_labels), "sentiment_loss_weight": sentiment_loss_weight,
-        "sentiment_head_hidden": sentiment_head_hidden, "sentiment_distill_weight": sentiment_distill_weight, "task": task,
+        "sentiment_head_hidden": sentiment_head_hidden, "task": task,
         "max_length_serving": max_length,
     }
     if base is not None:
@@ -215,17 +209,6 @@ def new_model(
     config = tiny_config(vocab_size(tokenizer), hidden=hidden, layers=layers, max_length=max_length)
     config.update(extra)
     return BertForUnderstanding(config)
-
-
-def teacher_probabilities(teacher_dir: Path, texts: Sequence[str]) -> np.ndarray:
-    """A trained sentiment model's probabilities for `texts` (n × len(SENTIMENTS)), the soft
-    targets the joint model's sentiment head learns from beside the hard labels."""
-    from models.encoder import load_sentiment
-
-    teacher = load_sentiment(teacher_dir)
-    if tuple(teacher.labels) != tuple(SENTIMENTS):
-        raise ValueError(f"sentiment teacher {teacher_dir} answers {teacher.labels}, expected {tuple(SENTIMENTS)}")
-    return teacher.predict(list(texts)).probs
 
 
 def project_pretrained(base: Path | None) -> dict | None:
@@ -324,8 +307,6 @@ def train_intent(
     sentiment_head: bool = True,
     sentiment_loss_weight: float = 1.0,
     sentiment_head_hidden: int = 128,
-    sentiment_teacher: str | Path | None = None,
-    sentiment_distill_weight: float = 0.5,
     reviews_per_file: int = 30000,
     tokenizer_dir: str | Path | None = None,
     n_heldout: int = 2200,
@@ -365,19 +346,16 @@ def train_intent(
     sentiments = ([SENTIMENTS.index(e.sentiment) for e in synth] + [-100] * len(chatter)
                   + [SENTIMENTS.index(s) for _, s in reviews])
     spans: list = [_spans(e) for e in synth] + [None] * (len(chatter) + len(reviews))
-    teacher = Path(sentiment_teacher) if sentiment_head and sentiment_teacher is not None else None
-    soft = teacher_probabilities(teacher, texts) if teacher is not None else None
 
     max_length = fit_max_length(base_path, max_length)
     tokenizer, vocab = get_tokenizer(base_path, Path(tokenizer_dir) if tokenizer_dir else None, lambda: texts, max_length)
     model = new_model(
         base=base_path, tokenizer=tokenizer, labels=INTENTS, token_labels=SLOT_TAGS if slot_head else (),
         sentiment_labels=SENTIMENTS if sentiment_head else (), sentiment_loss_weight=sentiment_loss_weight,
-        sentiment_head_hidden=sentiment_head_hidden, sentiment_distill_weight=sentiment_distill_weight if soft is not None else 0.0,
-        task="intent", hidden=hidden, layers=layers, max_length=max_length,
+        sentiment_head_hidden=sentiment_head_hidden, task="intent", hidden=hidden, layers=layers, max_length=max_length,
     )
     encoded = encode_examples(tokenizer, texts, labels, max_length=max_length, spans=spans if slot_head else None,
-                              sentiments=sentiments if sentiment_head else None, soft=soft)
+                              sentiments=sentiments if sentiment_head else None)
     lr = lr or default_lr(base_path, scratch=1e-3, pretrained=5e-5)
     train_info = fit(
         model, encoded, epochs=epochs, batch_size=batch_size, lr=lr, seed=seed,
@@ -391,8 +369,6 @@ def train_intent(
         "settings": {"n_synth": n_synth, "n_chatter": len(chatter), "n_reviews": len(reviews), "epochs": epochs,
                      "batch_size": batch_size, "lr": lr, "sentiment_loss_weight": sentiment_loss_weight,
                      "sentiment_head_hidden": sentiment_head_hidden,
-                     "sentiment_teacher": str(teacher) if teacher is not None else None,
-                     "sentiment_distill_weight": sentiment_distill_weight if teacher is not None else 0.0,
                      "hidden": model.config.hidden_size, "layers": model.config.num_hidden_layers, "max_length": max_length},
         "training": train_info, "data": log.entries, "environment": _environment(),
     }
@@ -560,9 +536,6 @@ def main(argv: list[str] | None = None) -> int:
                         help="with --all: MLM pre-training of the encoder on unlabelled text first (models.pretrain, "
                         "≈20 minutes on two cores), every model fine-tuned from it (the defaults are built so)")
     parser.add_argument("--pretrain-steps", type=int, default=3000)
-    parser.add_argument("--sentiment-teacher", type=Path, default=None,
-                        help="intent: a trained sentiment model whose probabilities the sentiment head learns from "
-                        "beside the labels (knowledge distillation)")
     args = parser.parse_args(argv)
     if not args.all and not args.task:
         parser.error("name a task or pass --all")
@@ -592,10 +565,6 @@ def main(argv: list[str] | None = None) -> int:
             shutil.rmtree(folder)
         print(json.dumps(summary, ensure_ascii=False))
         return 0
-    if args.sentiment_teacher is not None:
-        if args.task != "intent":
-            parser.error("--sentiment-teacher goes with intent")
-        common["sentiment_teacher"] = args.sentiment_teacher
     fn = {"intent": train_intent, "sentiment": train_sentiment, "embedder": train_embedder}[args.task]
     meta = fn(args.out, catalogue=cat, **common)
     print(json.dumps(meta.get("metrics"), ensure_ascii=False))

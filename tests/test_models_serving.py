@@ -94,43 +94,6 @@ def test_a_batch_with_no_label_for_a_head_trains_the_other_heads_only(catalogue)
     assert nothing.loss is None
 
 
-def test_the_sentiment_loss_mixes_a_teachers_probabilities_with_the_hard_labels():
-    from models.encoder import BertForUnderstanding, tiny_config
-
-    config = tiny_config(50, hidden=32, layers=1, heads=2)
-    config.update({"num_labels": 3, "sentiment_labels": list(SENTIMENTS), "sentiment_distill_weight": 0.25})
-    model = BertForUnderstanding(config)
-    logits = torch.tensor([[2.0, 0.0, -1.0], [0.0, 1.0, 0.0], [0.5, 0.5, 3.0]])
-    hard = torch.tensor([0, 1, -100])
-    soft = torch.tensor([[0.7, 0.2, 0.1], [0.0, 0.0, 0.0], [0.1, 0.1, 0.8]])  # row 2: no teacher answer
-    log_p = torch.log_softmax(logits, -1)
-    want_hard = torch.nn.functional.cross_entropy(logits[:2], hard[:2])
-    want_soft = -(soft[[0, 2]] * log_p[[0, 2]]).sum(-1).mean()
-    got = model._sentiment_loss(logits, hard, soft)
-    assert torch.allclose(got, 0.75 * want_hard + 0.25 * want_soft)
-    assert torch.allclose(model._sentiment_loss(logits, None, soft), want_soft)  # chatter: the teacher only
-    assert torch.allclose(model._sentiment_loss(logits, hard, None), want_hard)
-    config.sentiment_distill_weight = 0.0
-    assert torch.allclose(model._sentiment_loss(logits, hard, soft), want_hard)  # off: the labels only
-
-
-def test_a_sentiment_teacher_shapes_the_joint_models_sentiment_head(tmp_path, model_dirs, catalogue):
-    from safetensors.torch import load_file
-
-    kwargs = dict(seed=4, catalogue=catalogue, n_synth=300, max_steps=5, batch_size=16, n_heldout=22, **TINY)
-    plain = train_intent(tmp_path / "plain", **kwargs)
-    taught = train_intent(tmp_path / "taught", sentiment_teacher=model_dirs["v2"] / "sentiment",
-                          sentiment_distill_weight=0.5, **kwargs)
-    assert plain["settings"]["sentiment_teacher"] is None
-    assert taught["settings"]["sentiment_teacher"] == str(model_dirs["v2"] / "sentiment")
-    assert json.loads((tmp_path / "taught" / "config.json").read_text())["sentiment_distill_weight"] == 0.5
-    a, b = load_file(tmp_path / "plain" / "model.safetensors"), load_file(tmp_path / "taught" / "model.safetensors")
-    assert not torch.equal(a["sentiment_classifier.0.weight"], b["sentiment_classifier.0.weight"])
-    train_intent(tmp_path / "no-head", sentiment_head=False, **{**kwargs, "max_steps": 1})
-    with pytest.raises(ValueError, match="expected"):  # an intent model without the head is no teacher
-        train_intent(tmp_path / "wrong", sentiment_teacher=tmp_path / "no-head", **kwargs)
-
-
 def test_same_seed_trains_the_same_weights(tmp_path, catalogue):
     from safetensors.torch import load_file
 
