@@ -199,9 +199,9 @@ def new_model(
         model = BertForUnderstanding.from_pretrained(str(base), config=config, local_files_only=True,
                                                      ignore_mismatched_sizes=True)
         if config.vocab_size > FROZEN_VOCAB_ABOVE:
-            # a multilingual base (multilingual-e5-small: 250k rows, 82 % of its weights): the few
-            # thousand rows the comments use would drift from the rest they were trained beside,
-            # and AdamW would carry 250k rows of state per step for nothing
+            # a multilingual base (multilingual-e5-small: 250k rows, 82 % of its weights): AdamW
+            # would carry ~0.8 GB of state for rows the comments never use, and the few thousand
+            # they do use would move away from the rest (a choice, not measured against training them)
             model.bert.embeddings.word_embeddings.weight.requires_grad_(False)
         return model
     from models.tokenizer import vocab_size
