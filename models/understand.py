@@ -31,7 +31,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from models.encoder import TextClassifier, bio_spans
+from models.encoder import TextClassifier, bio_spans, load_sentiment
 from models.slots import RuleTagger
 from pipeline.catalogue import SAMPLE_CATALOGUE, Catalogue
 from pipeline.taxonomy import Understanding
@@ -94,7 +94,8 @@ class Understander:
         intent = TextClassifier(root / "intent", device=device, quantize=quantize)
         sentiment = None  # a sentiment folder of its own wins over the intent model's head
         if (root / "sentiment" / "config.json").is_file():
-            sentiment = TextClassifier(root / "sentiment", device=device, quantize=quantize)
+            # either shape: a sentiment model, or another joint model whose sentiment head answers
+            sentiment = load_sentiment(root / "sentiment", device=device, quantize=quantize)
         elif not intent.sentiment_labels:
             raise FileNotFoundError(f"{root} has no sentiment model: neither {root / 'sentiment'} nor a sentiment "
                                     f"head in {root / 'intent'}; train one with: python -m models.train --all --out {root}")

@@ -192,6 +192,17 @@ def test_a_sentiment_folder_of_its_own_is_preferred_to_the_intent_models_head(mo
     assert not two.joint and two.sentiment is not None and two.sentiment.model_dir == model_dirs["v2"] / "sentiment"
 
 
+def test_a_joint_model_in_the_sentiment_folder_answers_with_its_sentiment_head(tmp_path, model_dirs, catalogue):
+    """An operator pairs a bigger intent model with the defaults' joint model for sentiment: the
+    sentiment folder then holds an intent model whose sentiment head must answer."""
+    (tmp_path / "set").mkdir()
+    (tmp_path / "set" / "intent").symlink_to(model_dirs["v2"] / "intent")
+    (tmp_path / "set" / "sentiment").symlink_to(model_dirs["v1"] / "intent")
+    paired = Understander.load(tmp_path / "set", catalogue, device="cpu")  # warm-up predicts
+    assert paired.sentiment.labels == tuple(SENTIMENTS)
+    assert {u.sentiment for u in paired.predict(["这个多少钱", "太差了退货"])} <= set(SENTIMENTS)
+
+
 def test_an_intent_model_without_a_head_and_no_sentiment_folder_is_refused(tmp_path, catalogue):
     train_intent(tmp_path / "m" / "intent", seed=0, catalogue=catalogue, n_synth=200, max_steps=2, batch_size=16,
                  n_heldout=22, sentiment_head=False, **TINY)
