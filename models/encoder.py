@@ -227,14 +227,8 @@ class TextClassifier:
             p = torch.softmax(self.head_logits(out).float(), dim=-1).cpu().numpy()
             probs[idx] = p
             if with_tokens and out.token_logits is not None and offsets is not None:
-                tag_ids = out.token_logits.argmax(-1).cpu().numpy()
-                mask = batch["attention_mask"].cpu().numpy()
-                for row, i in enumerate(idx):
-                    tags[i] = [
-                        (int(s), int(e), int(t))
-                        for (s, e), t, m in zip(offsets[row].tolist(), tag_ids[row], mask[row])
-                        if m and e > s
-                    ]
+                for i, row_tags in zip(idx, token_tags(out.token_logits, offsets, batch["attention_mask"])):
+                    tags[i] = row_tags
         return Prediction(probs, tags if with_tokens else None)
 
     def warm_up(self) -> None:
@@ -242,6 +236,18 @@ class TextClassifier:
         sample = ["这个多少钱", "好的谢谢", "什么时候发货呀主播", "口红有没有豆沙色", "哈哈哈哈哈哈哈哈"]
         for n in (1, 8, 64):
             self.predict((sample * 13)[:n], with_tokens=bool(self.token_labels))
+
+
+def token_tags(token_logits: torch.Tensor, offsets: torch.Tensor,
+               attention_mask: torch.Tensor) -> list[list[tuple[int, int, int]]]:
+    """Per row, (start, end, tag id) of each real token: the token head's argmax, specials and
+    padding left out."""
+    tag_ids = token_logits.argmax(-1).cpu().numpy()
+    mask = attention_mask.cpu().numpy()
+    return [
+        [(int(s), int(e), int(t)) for (s, e), t, m in zip(offsets[row].tolist(), tag_ids[row], mask[row]) if m and e > s]
+        for row in range(len(tag_ids))
+    ]
 
 
 def _unclip_offsets(offset_mapping: torch.Tensor, texts: list[str], limit: int) -> None:

@@ -31,7 +31,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from models.encoder import TextClassifier, bio_spans, load_sentiment
+from models.encoder import TextClassifier, bio_spans, load_sentiment, token_tags
 from models.slots import RuleTagger
 from pipeline.catalogue import SAMPLE_CATALOGUE, Catalogue
 from pipeline.taxonomy import Understanding
@@ -148,11 +148,8 @@ class Understander:
                 intent_probs[idx] = torch.softmax(out_i.logits.float(), -1).cpu().numpy()
                 sent_probs[idx] = torch.softmax(sent_logits.float(), -1).cpu().numpy()
                 if with_tokens and out_i.token_logits is not None and offsets is not None:
-                    tag_ids = out_i.token_logits.argmax(-1).cpu().numpy()
-                    m = mask.cpu().numpy()
-                    for row, i in enumerate(idx):
-                        tags[i] = [(int(s), int(e), int(t)) for (s, e), t, k in zip(offsets[row].tolist(), tag_ids[row], m[row])
-                                   if k and e > s]
+                    for i, row_tags in zip(idx, token_tags(out_i.token_logits, offsets, mask)):
+                        tags[i] = row_tags
         return intent_probs, sent_probs, tags if with_tokens else None
 
     def _slots(self, text: str, token_tags: list[tuple[int, int, int]] | None) -> dict[str, str]:

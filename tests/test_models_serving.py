@@ -274,6 +274,15 @@ def test_every_head_reads_a_long_text_as_training_clipped_it_head_plus_tail(unde
     assert torch.allclose(torch.from_numpy(a), torch.from_numpy(b), atol=1e-5)
 
 
+def test_the_one_pass_path_reads_the_token_head_as_the_classifier_does(understander, catalogue):
+    texts = [e.text for e in generate(catalogue, 40, seed=6)] + ["这款口红颜色很正" * 10 + "豆沙色有吗"]
+    hybrid = Understander(understander.intent, None, understander.tagger, slot_mode="hybrid")
+    _, _, tags = hybrid._classify(texts)
+    alone = understander.intent.predict(texts, with_tokens=True).token_tags
+    assert tags == alone
+    assert any(tags) and all(e <= len(t) for t, row in zip(texts, tags) for _, e, _ in row)
+
+
 def test_runs_under_inference_mode_on_the_chosen_device(understander):
     from models.encoder import pick_device
 
